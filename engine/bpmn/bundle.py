@@ -1,0 +1,238 @@
+"""Read a set of BPMN, DMN and form files together, the way a deployment sees them.
+
+Everything a person could get wrong is collected as a Problem naming the file, the
+element and what is wrong, so a deploy is refused whole with every reason at once.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
+
+from engine.bpmn import forms
+from engine.bpmn.expressions import expression_problems
+from engine.errors import DeploymentRejected, Problem
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+# Camunda extensions that change how a process runs; kaohe runs the SpiffWorkflow dialect only.
+CAMUNDA_EXECUTION_EXTENSIONS = {
+    "decisionRef": "spiffworkflow:calledDecisionId", "collection": "bpmn:loopDataInputRef",
+    "elementVariable": "bpmn:inputDataItem", "formData": "spiffworkflow:properties formJsonSchemaFilename",
+    "formKey": "spiffworkflow:properties formJsonSchemaFilename", "inputOutput": "bpmn:dataInputAssociation",
+    "class": None, "delegateExpression": None, "expression": None, "resultVariable": None,
+    "taskListener": None, "executionListener": None, "connector": None,
+}
+
+
+def kind_of(filename: str) -> str | None:
+    lowered = filename.lower()
+    if lowered.endswith((".bpmn", ".bpmn20.xml")):
+        return "bpmn"
+    if lowered.endswith(".dmn"):
+        return "dmn"
+    if lowered.endswith(".json"):
+        return "form"
+    return None
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    name: str
+    content: str
+
+    @property
+    def kind(self) -> str | None:
+        return kind_of(self.name)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class ProcessRefs:
+    """What one bpmn:process element refers to outside itself."""
+
+    file: str
+    name: str
+    executable: bool
+    called: set[str] = field(default_factory=set)
+    decisions: set[str] = field(default_factory=set)
+    forms: set[str] = field(default_factory=set)
+
+
+@dataclass
+class BuiltProcess:
+    process_id: str
+    name: str
+    spec: object
+    subprocess_specs: dict
+    files: list[SourceFile]
+
+    @property
+    def bundle_hash(self) -> str:
+        lines = sorted(f"{f.name}:{f.sha256}" for f in self.files)
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def _element_id(node) -> str | None:
+    while node is not None:
+        if node.get("id"):
+            return node.get("id")
+        node = node.getparent()
+    return None
+
+
+def _local(node) -> str:
+    return etree.QName(node).localname if isinstance(node.tag, str) else ""
+
+
+def _scan_bpmn(file: SourceFile, root, refs: dict[str, ProcessRefs], problems: list[Problem]) -> None:
+    for process in root.iter(f"{{{BPMN_NS}}}process"):
+        info = ProcessRefs(file.name, process.get("name") or process.get("id"),
+                           process.get("isExecutable", "false") == "true")
+        for node in process.iter():
+            tag = _local(node)
+            if tag == "callActivity" and node.get("calledElement"):
+                info.called.add(node.get("calledElement"))
+            elif tag == "calledDecisionId" and node.text:
+                info.decisions.add(node.text.strip())
+            elif tag == "property" and node.get("name") == forms.FORM_PROPERTY and node.get("value"):
+                info.forms.add(node.get("value"))
+        refs[process.get("id")] = info
+    for node in root.iter():
+        for attr in node.attrib:
+            if attr.startswith(f"{{{CAMUNDA_NS}}}"):
+                _camunda_problem(file, node, etree.QName(attr).localname, problems)
+        if isinstance(node.tag, str) and node.tag.startswith(f"{{{CAMUNDA_NS}}}"):
+            _camunda_problem(file, node, _local(node), problems)
+    problems.extend(expression_problems(file.name, root))
+
+
+def _camunda_problem(file: SourceFile, node, name: str, problems: list[Problem]) -> None:
+    if name not in CAMUNDA_EXECUTION_EXTENSIONS:
+        return
+    instead = CAMUNDA_EXECUTION_EXTENSIONS[name]
+    hint_zh = f"，请改用 {instead}" if instead else ""
+    hint_en = f"; use {instead} instead" if instead else ""
+    problems.append(Problem(file.name, _element_id(node),
+                            f"不支持的扩展 camunda:{name}（kaohe 只运行 SpiffWorkflow 方言）{hint_zh}",
+                            f"unsupported extension camunda:{name} (kaohe runs the SpiffWorkflow dialect){hint_en}",
+                            node.sourceline))
+
+
+def _problem_from_exception(filename: str, exc: Exception) -> Problem:
+    if isinstance(exc, etree.XMLSyntaxError):
+        return Problem(filename, None, f"XML 格式错误：{exc.msg}", f"XML syntax error: {exc.msg}", exc.lineno)
+    if isinstance(exc, ValidationException):
+        text = str(exc).split(". ")[0] if str(exc) else type(exc).__name__
+        return Problem(exc.file_name or filename, exc.id or None, f"BPMN 校验失败：{text}",
+                       f"BPMN validation failed: {text}", exc.line_number or None)
+    return Problem(filename, getattr(exc, "id", None) or None, f"无法读取：{exc}", f"cannot be read: {exc}")
+
+
+class Bundle:
+    """The parsed form of a set of files; `build()` turns each executable process into a spec."""
+
+    def __init__(self, files: list[SourceFile], *, validate: bool = True):
+        self.files = {f.name: f for f in files}
+        self.parser = SpiffBpmnParser(validator=VALIDATOR if validate else None)
+        self.refs: dict[str, ProcessRefs] = {}
+        self.decision_files: dict[str, str] = {}
+        self.problems: list[Problem] = []
+        for file in files:
+            self._add(file)
+
+    def _add(self, file: SourceFile) -> None:
+        if file.kind is None:
+            self.problems.append(Problem(file.name, None, "不支持的文件类型（应为 .bpmn、.dmn 或 .json）",
+                                         "unsupported file type (expected .bpmn, .dmn or .json)"))
+            return
+        if file.kind == "form":
+            self.problems.extend(Problem(file.name, None, zh, en) for zh, en in forms.schema_problems(file.content))
+            return
+        try:
+            root = etree.fromstring(file.content.encode("utf-8"))
+        except etree.XMLSyntaxError as exc:
+            self.problems.append(_problem_from_exception(file.name, exc))
+            return
+        try:
+            if file.kind == "bpmn":
+                _scan_bpmn(file, root, self.refs, self.problems)
+                self.parser.add_bpmn_xml(root, filename=file.name)
+            else:
+                self.problems.extend(expression_problems(file.name, root))
+                self.parser.add_dmn_xml(root, filename=file.name)
+                for decision_id, dmn_parser in self.parser.dmn_parsers.items():
+                    self.decision_files.setdefault(decision_id, file.name)
+        except Exception as exc:  # Spiff raises several kinds; each is a reason to refuse, never a crash
+            self.problems.append(_problem_from_exception(file.name, exc))
+
+    def missing_references(self) -> tuple[set[str], set[str]]:
+        """Called processes and form files that this bundle refers to but does not contain."""
+        called = {c for r in self.refs.values() for c in r.called} - set(self.refs)
+        wanted_forms = {f for r in self.refs.values() for f in r.forms} - set(self.files)
+        return called, wanted_forms
+
+    def add_supporting(self, files: list[SourceFile]) -> None:
+        """Files fetched from earlier deployments to satisfy references (not versioned again)."""
+        for file in files:
+            if file.name not in self.files:
+                self.files[file.name] = file
+                self._add(file)
+
+    def _closure(self, process_id: str) -> list[SourceFile]:
+        seen, todo, names = set(), [process_id], set()
+        while todo:
+            current = todo.pop()
+            if current in seen or current not in self.refs:
+                continue
+            seen.add(current)
+            info = self.refs[current]
+            names.add(info.file)
+            names.update(self.decision_files[d] for d in info.decisions if d in self.decision_files)
+            names.update(info.forms)
+            todo.extend(info.called)
+        return [self.files[n] for n in sorted(names) if n in self.files]
+
+    def build(self, process_ids: list[str] | None = None) -> dict[str, BuiltProcess]:
+        """Specs for the given (default: every executable) process; raises DeploymentRejected."""
+        problems = list(self.problems)
+        targets = process_ids or [pid for pid, info in self.refs.items() if info.executable]
+        bpmn_files = [f for f in self.files.values() if f.kind == "bpmn"]
+        if not targets and bpmn_files and not problems:
+            problems.extend(Problem(f.name, None, "文件中没有可执行的流程（isExecutable=\"true\"）",
+                                    'no executable process (isExecutable="true") in the file') for f in bpmn_files)
+        built: dict[str, BuiltProcess] = {}
+        if problems:
+            raise DeploymentRejected(problems)
+        for process_id in targets:
+            info = self.refs.get(process_id)
+            try:
+                spec = self.parser.get_spec(process_id)
+                subprocess_specs = self.parser.get_subprocess_specs(process_id)
+            except Exception as exc:
+                problems.append(_problem_from_exception(info.file if info else "?", exc))
+                continue
+            for form_name in info.forms if info else ():
+                if form_name not in self.files:
+                    problems.append(Problem(info.file, _task_using_form(spec, form_name),
+                                            f"找不到表单文件 {form_name}", f"form file {form_name} not found"))
+            built[process_id] = BuiltProcess(process_id, info.name if info else process_id, spec,
+                                             subprocess_specs, self._closure(process_id))
+        if problems:
+            raise DeploymentRejected(problems)
+        return built
+
+
+def _task_using_form(spec, form_name: str) -> str | None:
+    for task_spec in spec.task_specs.values():
+        properties = getattr(task_spec, "extensions", {}).get("properties", {})
+        if properties.get(forms.FORM_PROPERTY) == form_name:
+            return task_spec.bpmn_id or task_spec.name
+    return None

@@ -1,0 +1,73 @@
+"""Task forms: JSON Schema files checked at deploy time and applied to every submission."""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from engine.errors import Message, ValidationFailed
+
+FORM_PROPERTY = "formJsonSchemaFilename"
+UI_PROPERTY = "formUiSchemaFilename"
+
+# What a person reads for each JSON Schema keyword that failed, in Chinese and English.
+_KEYWORD_MESSAGES = {
+    "required": ("此项为必填项", "this field is required"),
+    "type": ("格式不正确", "wrong type"),
+    "minimum": ("不能小于 {limit}", "must be at least {limit}"),
+    "maximum": ("不能大于 {limit}", "must be at most {limit}"),
+    "exclusiveMinimum": ("必须大于 {limit}", "must be greater than {limit}"),
+    "exclusiveMaximum": ("必须小于 {limit}", "must be less than {limit}"),
+    "minLength": ("至少需要 {limit} 个字符", "at least {limit} characters"),
+    "maxLength": ("最多 {limit} 个字符", "at most {limit} characters"),
+    "minItems": ("至少需要 {limit} 项", "at least {limit} items"),
+    "maxItems": ("最多 {limit} 项", "at most {limit} items"),
+    "enum": ("请从给定选项中选择", "choose one of the given options"),
+    "pattern": ("格式不符合要求", "does not match the required format"),
+    "format": ("格式不符合要求", "does not match the required format"),
+    "additionalProperties": ("包含不允许的字段", "contains fields that are not allowed"),
+}
+
+
+def schema_problems(text: str) -> list[tuple[str, str]]:
+    """Why a form file is unusable, as (zh, en) pairs; empty when it is a valid JSON Schema."""
+    try:
+        schema = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return [(f"不是有效的 JSON：第 {exc.lineno} 行 {exc.msg}", f"not valid JSON: line {exc.lineno}: {exc.msg}")]
+    if not isinstance(schema, dict):
+        return [("表单必须是 JSON 对象", "a form must be a JSON object")]
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        return [(f"不是有效的 JSON Schema：{exc.message}", f"not a valid JSON Schema: {exc.message}")]
+    return []
+
+
+@lru_cache(maxsize=256)
+def _validator(schema_text: str) -> Draft202012Validator:
+    return Draft202012Validator(json.loads(schema_text), format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _field_path(error) -> str:
+    path = [str(p) for p in error.absolute_path]
+    if error.validator == "required":
+        # jsonschema reports a missing field on its parent; name the field itself.
+        missing = error.message.split("'")[1] if "'" in error.message else ""
+        path.append(missing)
+    return ".".join(path) or "_form"
+
+
+def validate_submission(schema_text: str, data: dict) -> None:
+    """Raise ValidationFailed with one message per field when `data` does not fit the form."""
+    validator = _validator(schema_text)
+    field_errors: dict[str, Message] = {}
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
+        zh, en = _KEYWORD_MESSAGES.get(error.validator, ("填写内容不符合要求", "invalid value"))
+        limit = error.validator_value if not isinstance(error.validator_value, (dict, list)) else ""
+        field_errors.setdefault(_field_path(error), Message(zh.format(limit=limit), en.format(limit=limit)))
+    if field_errors:
+        raise ValidationFailed("表单填写有误，请检查标出的字段", "the form has errors; see the marked fields",
+                               field_errors=field_errors)

@@ -1,0 +1,98 @@
+"""Running processes and the human-task projection that inboxes read."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from engine.db import Base
+from engine.models.process import ProcessVersion
+
+INSTANCE_STATUSES = {
+    "running": ("运行中", "running"),
+    "waiting_person": ("等待人工处理", "waiting for a person"),
+    "waiting_timer": ("等待定时器", "waiting for a timer"),
+    "completed": ("已完成", "completed"),
+    "error": ("出错", "error"),
+    "suspended": ("已挂起", "suspended"),
+    "terminated": ("已终止", "terminated"),
+}
+ACTIVE_STATUSES = ("running", "waiting_person", "waiting_timer")
+
+
+class ProcessInstance(Base):
+    __tablename__ = "process_instance"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"), index=True)
+    process_id: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(String(300))
+    business_key: Mapped[str | None] = mapped_column(String(128), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    # SpiffWorkflow state without the spec, as JSON text (parsed only by the serializer).
+    state: Mapped[str] = mapped_column(Text)
+    serializer_version: Mapped[str] = mapped_column(String(16))
+    # Optimistic lock: SQLAlchemy adds "WHERE version = :old" to every UPDATE.
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    next_timer_at: Mapped[datetime | None] = mapped_column(index=True)
+    error_element: Mapped[str | None] = mapped_column(String(128))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    started_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+
+    process_version: Mapped[ProcessVersion] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (Index("ix_process_instance_process_status", "process_id", "status"),)
+
+
+class HumanTask(Base):
+    """A READY user or manual task, as the inbox sees it; kept in step with the instance state."""
+
+    __tablename__ = "human_task"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
+    task_guid: Mapped[str] = mapped_column(String(36), unique=True)
+    element_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(300))
+    lane: Mapped[str | None] = mapped_column(String(128))
+    form_file: Mapped[str | None] = mapped_column(String(255))
+    instructions: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # open / completed / cancelled
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    due_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+
+    instance: Mapped[ProcessInstance] = relationship(lazy="joined")
+    candidates: Mapped[list["TaskCandidate"]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin")
+
+    __table_args__ = (
+        Index("ix_human_task_instance_status", "instance_id", "status"),
+        Index("ix_human_task_assignee_status", "assignee_id", "status"),
+    )
+
+
+class TaskCandidate(Base):
+    """Who may take a task: a person, a role (optionally within one unit), or a whole unit."""
+
+    __tablename__ = "task_candidate"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    role: Mapped[str | None] = mapped_column(String(32))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id"))
+
+    __table_args__ = (
+        Index("ix_task_candidate_person", "person_id"),
+        Index("ix_task_candidate_role_unit", "role", "unit_id"),
+        Index("ix_task_candidate_unit", "unit_id"),
+    )

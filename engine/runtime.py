@@ -1,0 +1,44 @@
+"""The engine's shared parts for one process: settings, database, clock, specs, script engine."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.bpmn.scripting import make_script_engine
+from engine.clock import SYSTEM_CLOCK, Clock
+from engine.db import Database
+from engine.settings import Settings
+from engine.specs import SpecCache
+
+
+class Runtime:
+    """Handed to every service function; web, CLI, scheduler and tests each build one."""
+
+    def __init__(self, settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK,
+                 database: Database | None = None, script_helpers: dict | None = None):
+        self.settings = settings or Settings.from_env()
+        self.clock = clock
+        self.db = database or Database(self.settings.database_url)
+        self.specs = SpecCache()
+        # script_helpers: extra vetted functions offered to diagrams' scripts (tests, plug-ins).
+        self.script_engine = make_script_engine(script_helpers, time_limit=self.settings.script_time_limit)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a signed-in person, or the system itself (scheduler, CLI)."""
+
+    username: str
+    person_id: int | None = None
+    unit_id: int | None = None
+    roles: frozenset[str] = frozenset()
+
+    @property
+    def is_system(self) -> bool:
+        return self.person_id is None
+
+    def has_role(self, *roles: str) -> bool:
+        return self.is_system or bool(self.roles.intersection(roles))
+
+
+SYSTEM = Actor("system")
+SCHEDULER = Actor("system:scheduler")

@@ -1,0 +1,68 @@
+"""Timer wake-ups with APScheduler: exactly one date job per waiting instance, no polling.
+
+The database column process_instance.next_timer_at is the truth; jobs are rebuilt from it
+at start and replaced after every commit that changes it.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import select
+
+from engine.models import ProcessInstance
+from engine.models.instance import ACTIVE_STATUSES
+from engine.runtime import Runtime
+
+log = logging.getLogger(__name__)
+# SpiffWorkflow fires a timer only once its own clock has passed the due time; wake just after.
+WAKE_MARGIN = timedelta(milliseconds=20)
+
+
+class TimerScheduler:
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+        self.scheduler = BackgroundScheduler(timezone=timezone.utc)
+
+    def start(self) -> None:
+        self.rt.db.after_commit_hooks.append(self._after_commit)
+        self.scheduler.start()
+        self.rebuild()
+
+    def shutdown(self) -> None:
+        if self._after_commit in self.rt.db.after_commit_hooks:
+            self.rt.db.after_commit_hooks.remove(self._after_commit)
+        self.scheduler.shutdown(wait=False)
+
+    def rebuild(self) -> int:
+        with self.rt.db.reading() as session:
+            rows = session.execute(select(ProcessInstance.id, ProcessInstance.next_timer_at).where(
+                ProcessInstance.next_timer_at.is_not(None), ProcessInstance.status.in_(ACTIVE_STATUSES))).all()
+        for instance_id, due in rows:
+            self.schedule(instance_id, due)
+        return len(rows)
+
+    def schedule(self, instance_id: int, due: datetime | None) -> None:
+        job_id = f"instance-{instance_id}"
+        if due is None:
+            if self.scheduler.get_job(job_id):
+                self.scheduler.remove_job(job_id)
+            return
+        self.scheduler.add_job(self._wake, "date", run_date=due + WAKE_MARGIN, args=[instance_id], id=job_id,
+                               replace_existing=True, misfire_grace_time=None, coalesce=True)
+
+    def _after_commit(self, session) -> None:
+        for instance_id, due in session.info.pop("timer_changes", {}).items():
+            self.schedule(instance_id, due)
+
+    def _wake(self, instance_id: int) -> None:
+        from engine.services import instances
+        try:
+            if not instances.wake(self.rt, instance_id):
+                with self.rt.db.reading() as session:
+                    row = session.get(ProcessInstance, instance_id)
+                    if row is not None and row.status in ACTIVE_STATUSES:
+                        self.schedule(instance_id, row.next_timer_at)
+        except Exception:  # one broken instance must not stop the scheduler thread
+            log.exception("waking instance %s failed", instance_id)

@@ -1,0 +1,118 @@
+"""Deploy BPMN, DMN and form files as new process versions, refusing bad files whole."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.bpmn.bundle import Bundle, SourceFile, kind_of
+from engine.errors import DeploymentRejected, NotFound, PermissionDenied, Problem
+from engine.models import DefinitionFile, ProcessVersion, ProcessVersionFile
+from engine.runtime import Actor, Runtime
+from engine.services import audit
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    process_id: str
+    version: int
+    version_id: int
+    created: bool  # False when the same content was deployed before
+
+
+def read_files(paths: list[str | Path]) -> list[SourceFile]:
+    """Files from disk; a directory contributes every .bpmn/.dmn/.json file under it."""
+    files: list[SourceFile] = []
+    for path in map(Path, paths):
+        candidates = sorted(p for p in path.rglob("*") if kind_of(p.name)) if path.is_dir() else [path]
+        for candidate in candidates:
+            try:
+                content = candidate.read_bytes().decode("utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise DeploymentRejected([Problem(str(candidate), None, f"无法读取文件：{exc}",
+                                                  f"cannot read the file: {exc}")]) from exc
+            files.append(SourceFile(candidate.name, content))
+    return files
+
+
+def _latest_version(session: Session, process_id: str) -> ProcessVersion | None:
+    return session.scalars(select(ProcessVersion).where(ProcessVersion.process_id == process_id)
+                           .order_by(ProcessVersion.version.desc()).limit(1)).first()
+
+
+def _supporting_files(session: Session, bundle: Bundle) -> None:
+    """Earlier deployments satisfy calls to processes and forms this upload does not carry."""
+    for _ in range(5):  # a called process may call another; a few levels are plenty
+        called, forms = bundle.missing_references()
+        extra: dict[str, SourceFile] = {}
+        for process_id in called:
+            version = _latest_version(session, process_id)
+            for link in version.files if version else ():
+                extra[link.filename] = SourceFile(link.filename, link.file.content)
+        for name in forms:
+            link = session.scalars(select(ProcessVersionFile).where(ProcessVersionFile.filename == name)
+                                   .order_by(ProcessVersionFile.version_id.desc()).limit(1)).first()
+            if link is not None:
+                extra[name] = SourceFile(name, link.file.content)
+        if not extra:
+            return
+        bundle.add_supporting(list(extra.values()))
+
+
+def _store_file(session: Session, file: SourceFile, now) -> None:
+    if session.get(DefinitionFile, file.sha256) is None:
+        session.add(DefinitionFile(sha256=file.sha256, kind=file.kind, content=file.content,
+                                   size=len(file.content.encode("utf-8")), created_at=now))
+
+
+def deploy(rt: Runtime, files: list[SourceFile], actor: Actor) -> list[DeployResult]:
+    """Validate the files together and store a new version of each process whose content changed."""
+    if not actor.has_role("process_owner", "admin"):
+        raise PermissionDenied("只有流程负责人可以部署流程", "only process owners may deploy processes")
+    if not files:
+        raise DeploymentRejected([Problem("-", None, "没有提供任何文件", "no files given")])
+    uploaded = {f.name for f in files}
+    results: list[DeployResult] = []
+    with rt.db.unit_of_work() as session:
+        bundle = Bundle(files)
+        _supporting_files(session, bundle)
+        targets = [pid for pid, info in bundle.refs.items() if info.executable and info.file in uploaded]
+        built = bundle.build(targets or None)
+        now = rt.clock.now()
+        for process_id, process in sorted(built.items()):
+            existing = session.scalars(select(ProcessVersion).where(
+                ProcessVersion.process_id == process_id,
+                ProcessVersion.bundle_hash == process.bundle_hash)).first()
+            if existing is not None:
+                results.append(DeployResult(process_id, existing.version, existing.id, False))
+                continue
+            number = (session.scalar(select(func.max(ProcessVersion.version))
+                                     .where(ProcessVersion.process_id == process_id)) or 0) + 1
+            version = ProcessVersion(process_id=process_id, version=number, name=process.name,
+                                     bundle_hash=process.bundle_hash, deployed_at=now, deployed_by=actor.username)
+            for file in process.files:
+                _store_file(session, file, now)
+                version.files.append(ProcessVersionFile(filename=file.name, sha256=file.sha256))
+            session.add(version)
+            session.flush()
+            audit.record(session, at=now, actor=actor.username, action="deploy", subject=process_id,
+                         detail={"version": number, "files": {f.name: f.sha256 for f in process.files}})
+            results.append(DeployResult(process_id, number, version.id, True))
+    return results
+
+
+def list_versions(rt: Runtime, process_id: str | None = None) -> list[ProcessVersion]:
+    with rt.db.reading() as session:
+        query = select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version.desc())
+        if process_id:
+            query = query.where(ProcessVersion.process_id == process_id)
+        return list(session.scalars(query))
+
+
+def latest_version(session: Session, process_id: str) -> ProcessVersion:
+    version = _latest_version(session, process_id)
+    if version is None:
+        raise NotFound(f"流程 {process_id} 尚未部署", f"process {process_id} is not deployed")
+    return version

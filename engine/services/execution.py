@@ -1,0 +1,105 @@
+"""Load an instance's workflow, let the engine run, and save state, status and tasks together."""
+from __future__ import annotations
+
+import logging
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.bpmn.scripting import ScriptSecurityError
+from engine.bpmn.serializer import STATE_SERIALIZER
+from engine.bpmn.timers import next_timer_due
+from engine.errors import NotFound
+from engine.models import ProcessInstance
+from engine.models.instance import ACTIVE_STATUSES
+from engine.runtime import Runtime
+from engine.services import audit
+from engine.services.projection import sync_human_tasks
+from engine.specs import LoadedVersion
+
+log = logging.getLogger(__name__)
+
+
+def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
+    """The instance row, locked against other writers where the database can (PostgreSQL)."""
+    query = select(ProcessInstance).where(ProcessInstance.id == instance_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=ProcessInstance)
+    instance = session.scalars(query).first()
+    if instance is None:
+        raise NotFound(f"流程实例 {instance_id} 不存在", f"process instance {instance_id} does not exist")
+    return instance
+
+
+def load_workflow(rt: Runtime, session: Session, instance: ProcessInstance) -> tuple[BpmnWorkflow, LoadedVersion]:
+    loaded = rt.specs.get(session, instance.process_version)
+    workflow = STATE_SERIALIZER.loads(instance.state, loaded.spec, loaded.subprocess_specs, rt.script_engine)
+    return workflow, loaded
+
+
+def _original_error(exc: BaseException) -> BaseException:
+    """SpiffWorkflow wraps script errors; dig out a sandbox error if there is one."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, ScriptSecurityError):
+            return seen
+        seen = getattr(seen, "error", None) or seen.__cause__ or seen.__context__
+    return exc
+
+
+def run_engine(workflow: BpmnWorkflow) -> tuple[str | None, str | None]:
+    """Advance until people or timers are needed. Returns (error element, message) on a failure."""
+    try:
+        workflow.refresh_timers()
+        workflow.do_engine_steps()
+        return None, None
+    except Exception as exc:  # scripts raise anything; the instance goes to `error`, never the process
+        failed = workflow.get_tasks(state=TaskState.ERROR)
+        element = failed[0].task_spec.bpmn_id or failed[0].task_spec.name if failed else None
+        original = _original_error(exc)
+        message = str(original) if original is not exc else str(exc)
+        log.info("instance error at %s: %s", element, message)
+        return element, message[:4000]
+
+
+def derive_status(workflow: BpmnWorkflow, error_element: str | None) -> str:
+    if error_element is not None or workflow.get_tasks(state=TaskState.ERROR):
+        return "error"
+    if workflow.is_completed():
+        return "completed"
+    if workflow.get_tasks(state=TaskState.READY, manual=True):
+        return "waiting_person"
+    if next_timer_due(workflow) is not None:
+        return "waiting_timer"
+    return "running"
+
+
+def save(rt: Runtime, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
+         loaded: LoadedVersion, *, error: tuple[str | None, str | None] = (None, None),
+         actor: str = "system") -> None:
+    """Write state, status, next wake-up and the task projection in the caller's transaction."""
+    now = rt.clock.now()
+    previous_status = instance.status
+    error_element, error_message = error
+    instance.state = STATE_SERIALIZER.dumps(workflow)
+    instance.serializer_version = STATE_SERIALIZER.version
+    instance.updated_at = now
+    if instance.status not in ("suspended", "terminated"):
+        instance.status = derive_status(workflow, error_element)
+    instance.error_element = error_element if instance.status == "error" else None
+    instance.error_message = error_message if instance.status == "error" else None
+    # Suspended, finished and broken instances must not be woken by the scheduler.
+    instance.next_timer_at = next_timer_due(workflow) if instance.status in ACTIVE_STATUSES else None
+    if instance.status == "completed" and instance.completed_at is None:
+        instance.completed_at = now
+    session.flush()
+    # Read after commit by the scheduler (engine.scheduling) to keep one wake-up per instance.
+    session.info.setdefault("timer_changes", {})[instance.id] = instance.next_timer_at
+    sync_human_tasks(session, instance, workflow, loaded, now)
+    if instance.status == "error" and previous_status != "error":
+        audit.record(session, at=now, actor=actor, action="error", instance_id=instance.id,
+                     subject=error_element, detail={"message": error_message})
+    if instance.status == "completed" and previous_status != "completed":
+        audit.record(session, at=now, actor=actor, action="complete_instance", instance_id=instance.id)

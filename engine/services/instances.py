@@ -1,0 +1,165 @@
+"""Start process instances and move them through their life: suspend, resume, terminate, retry, wake."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+
+from engine.bpmn.serializer import STATE_SERIALIZER
+from engine.bpmn.timers import waiting_timers
+from engine.errors import InvalidState, PermissionDenied
+from engine.models import HumanTask, ProcessInstance
+from engine.models.instance import ACTIVE_STATUSES
+from engine.runtime import SCHEDULER, Actor, Runtime
+from engine.services import audit
+from engine.services.deploy import latest_version
+from engine.services.execution import load_workflow, lock_instance, run_engine, save
+
+MANAGERS = ("process_owner", "admin")
+
+
+def start(rt: Runtime, process_id: str, actor: Actor, *, data: dict | None = None, title: str | None = None,
+          business_key: str | None = None) -> int:
+    """Start the latest version of a process with initial data; returns the instance id."""
+    if not actor.has_role(*MANAGERS):
+        raise PermissionDenied("只有流程负责人可以发起流程", "only process owners may start processes")
+    with rt.db.unit_of_work() as session:
+        version = latest_version(session, process_id)
+        loaded = rt.specs.get(session, version)
+        workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=rt.script_engine)
+        # Seed data on the root task: workflow.data is only filled when the workflow ends (primer §3).
+        workflow.get_next_task(state=TaskState.READY).data.update(data or {})
+        now = rt.clock.now()
+        instance = ProcessInstance(process_version_id=version.id, process_id=process_id,
+                                   title=title or version.name, business_key=business_key, status="running",
+                                   state="{}", serializer_version=STATE_SERIALIZER.version,
+                                   started_by=actor.username, created_at=now, updated_at=now)
+        instance.process_version = version
+        session.add(instance)
+        session.flush()
+        audit.record(session, at=now, actor=actor.username, action="start", instance_id=instance.id,
+                     subject=process_id, detail={"version": version.version}, data=data or {})
+        error = run_engine(workflow)
+        save(rt, session, instance, workflow, loaded, error=error, actor=actor.username)
+        return instance.id
+
+
+def _change_status(rt: Runtime, instance_id: int, actor: Actor, action: str, allowed_from: tuple[str, ...],
+                   reason: str | None = None) -> str:
+    if not actor.has_role(*MANAGERS):
+        raise PermissionDenied("只有流程负责人可以管理流程实例", "only process owners may manage instances")
+    with rt.db.unit_of_work() as session:
+        instance = lock_instance(session, instance_id)
+        if instance.status not in allowed_from:
+            raise InvalidState(f"实例当前状态为「{instance.status}」，不能执行此操作",
+                               f"the instance is {instance.status}; this action is not possible")
+        workflow, loaded = load_workflow(rt, session, instance)
+        now = rt.clock.now()
+        if action == "suspend":
+            instance.status = "suspended"
+        elif action == "terminate":
+            workflow.cancel()
+            instance.status = "terminated"
+            instance.completed_at = now
+        else:  # resume: let anything that fell due meanwhile happen now
+            instance.status = "running"
+            error = run_engine(workflow)
+            save(rt, session, instance, workflow, loaded, error=error, actor=actor.username)
+            audit.record(session, at=now, actor=actor.username, action=action, instance_id=instance.id)
+            return instance.status
+        save(rt, session, instance, workflow, loaded, actor=actor.username)
+        audit.record(session, at=now, actor=actor.username, action=action, instance_id=instance.id,
+                     detail={"reason": reason} if reason else None)
+        return instance.status
+
+
+def suspend(rt: Runtime, instance_id: int, actor: Actor, reason: str | None = None) -> str:
+    return _change_status(rt, instance_id, actor, "suspend", ACTIVE_STATUSES + ("error",), reason)
+
+
+def resume(rt: Runtime, instance_id: int, actor: Actor) -> str:
+    return _change_status(rt, instance_id, actor, "resume", ("suspended",))
+
+
+def terminate(rt: Runtime, instance_id: int, actor: Actor, reason: str | None = None) -> str:
+    return _change_status(rt, instance_id, actor, "terminate", ACTIVE_STATUSES + ("error", "suspended"), reason)
+
+
+def retry(rt: Runtime, instance_id: int, actor: Actor, data_patch: dict | None = None) -> str:
+    """Run the failed element again, optionally with corrected data, after the cause is fixed."""
+    if not actor.has_role(*MANAGERS):
+        raise PermissionDenied("只有流程负责人可以重试出错的实例", "only process owners may retry instances")
+    with rt.db.unit_of_work() as session:
+        instance = lock_instance(session, instance_id)
+        if instance.status != "error":
+            raise InvalidState("只有出错的实例可以重试", "only instances in error can be retried")
+        workflow, loaded = load_workflow(rt, session, instance)
+        for task in workflow.get_tasks(state=TaskState.ERROR):
+            data = dict(task.parent.data if task.parent else task.data)
+            data.update(data_patch or {})
+            workflow.reset_from_task_id(task.id, data=data)
+        now = rt.clock.now()
+        audit.record(session, at=now, actor=actor.username, action="retry", instance_id=instance.id,
+                     subject=instance.error_element, data=data_patch or {})
+        error = run_engine(workflow)
+        instance.status = "running"
+        save(rt, session, instance, workflow, loaded, error=error, actor=actor.username)
+        return instance.status
+
+
+def wake(rt: Runtime, instance_id: int, now: datetime | None = None) -> bool:
+    """Fire the instance's due timers. Returns False if nothing was due (already fired elsewhere)."""
+    with rt.db.unit_of_work() as session:
+        instance = lock_instance(session, instance_id)
+        moment = now or rt.clock.now()
+        if instance.status not in ACTIVE_STATUSES or instance.next_timer_at is None or \
+                instance.next_timer_at > moment:
+            return False
+        workflow, loaded = load_workflow(rt, session, instance)
+        due_at = instance.next_timer_at
+        error = run_engine(workflow)
+        save(rt, session, instance, workflow, loaded, error=error, actor=SCHEDULER.username)
+        audit.record(session, at=moment, actor=SCHEDULER.username, action="timer_fired", instance_id=instance.id,
+                     detail={"due_at": due_at.isoformat(), "late_seconds": (moment - due_at).total_seconds()})
+        return True
+
+
+def due_instance_ids(rt: Runtime, now: datetime | None = None) -> list[int]:
+    with rt.db.reading() as session:
+        return list(session.scalars(select(ProcessInstance.id).where(
+            ProcessInstance.next_timer_at <= (now or rt.clock.now()),
+            ProcessInstance.status.in_(ACTIVE_STATUSES)).order_by(ProcessInstance.next_timer_at)))
+
+
+@dataclass
+class InstanceView:
+    instance: ProcessInstance
+    data: dict
+    tasks: list[HumanTask]
+    trail: list
+    timers: list[tuple[str, datetime]]
+    completed_elements: list[str]
+    active_elements: list[str]
+
+
+def view(rt: Runtime, instance_id: int, actor: Actor) -> InstanceView:
+    """Everything the instance page shows: data, task history, audit trail, tokens and timers."""
+    with rt.db.reading() as session:
+        instance = lock_instance(session, instance_id)
+        tasks = list(session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id)
+                                     .order_by(HumanTask.id)))
+        involved = instance.started_by == actor.username or any(
+            t.assignee_id == actor.person_id or t.completed_by_id == actor.person_id for t in tasks)
+        if not (involved or actor.has_role("process_owner", "admin", "auditor")):
+            raise PermissionDenied("无权查看此流程实例", "you may not view this process instance")
+        workflow, _loaded = load_workflow(rt, session, instance)
+        finished = workflow.get_tasks(state=TaskState.COMPLETED)
+        active = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR)
+        last = workflow.last_task
+        data = dict(workflow.data) if workflow.is_completed() else dict(last.data if last else {})
+        return InstanceView(instance, data, tasks, audit.instance_trail(session, instance_id),
+                            waiting_timers(workflow), sorted({t.task_spec.bpmn_id for t in finished if t.task_spec.bpmn_id}),
+                            sorted({t.task_spec.bpmn_id for t in active if t.task_spec.bpmn_id}))

@@ -1,0 +1,69 @@
+"""People as users: accounts, passwords and the Actor a service call runs as."""
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.errors import ValidationFailed
+from engine.models import OrgUnit, Person, PersonRole
+from engine.runtime import Actor, Runtime
+
+# argon2id: memory-hard, so a stolen hash table is expensive to crack.
+_HASHER = PasswordHasher()
+MIN_PASSWORD_LENGTH = 8
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符",
+                               f"passwords need at least {MIN_PASSWORD_LENGTH} characters")
+    return _HASHER.hash(password)
+
+
+def actor_for(person: Person) -> Actor:
+    return Actor(person.username, person.id, person.unit_id, frozenset(person.role_codes))
+
+
+def actor_by_id(rt: Runtime, person_id: int) -> Actor | None:
+    with rt.db.reading() as session:
+        person = session.get(Person, person_id)
+        return actor_for(person) if person is not None and person.active else None
+
+
+def authenticate(rt: Runtime, username: str, password: str) -> Actor | None:
+    """The person's Actor if the password is right, else None (never says which part was wrong)."""
+    with rt.db.unit_of_work() as session:
+        person = session.scalar(select(Person).where(Person.username == username, Person.active.is_(True)))
+        if person is None or not person.password_hash:
+            _HASHER.hash(password)  # same work either way, so timing does not reveal valid usernames
+            return None
+        try:
+            _HASHER.verify(person.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if _HASHER.check_needs_rehash(person.password_hash):
+            person.password_hash = _HASHER.hash(password)
+        return actor_for(person)
+
+
+def ensure_person(session: Session, username: str, display_name: str, *, password: str | None = None,
+                  password_hash: str | None = None, unit_code: str | None = None, position: str = "staff", roles: tuple[str, ...] = (),
+                  party_status: str = "none") -> Person:
+    """Create or update a person by username (idempotent, for demo data and imports)."""
+    person = session.scalar(select(Person).where(Person.username == username))
+    if person is None:
+        person = Person(username=username, display_name=display_name)
+        session.add(person)
+    person.display_name, person.position, person.party_status = display_name, position, party_status
+    if unit_code:
+        person.unit_id = session.scalar(select(OrgUnit.id).where(OrgUnit.code == unit_code))
+    if person.password_hash is None and (password or password_hash):
+        person.password_hash = password_hash or hash_password(password)
+    held = {r.role for r in person.roles}
+    for role in roles:
+        if role not in held:
+            person.roles.append(PersonRole(role=role))
+    session.flush()
+    return person

@@ -1,0 +1,161 @@
+"""Human tasks: the inbox, claiming, delegating and completing with a validated form."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from uuid import UUID
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session
+
+from engine.bpmn import forms
+from engine.errors import Conflict, InvalidState, Message, NotFound, PermissionDenied, ValidationFailed
+from engine.models import HumanTask, Person, TaskCandidate
+from engine.runtime import Actor, Runtime
+from engine.services import audit
+from engine.services.execution import load_workflow, lock_instance, run_engine, save
+
+
+def _candidate_match(actor: Actor):
+    """SQL condition: a candidate row that names this person, one of their roles, or their unit."""
+    conditions = [TaskCandidate.person_id == actor.person_id]
+    if actor.roles:
+        conditions.append(and_(TaskCandidate.role.in_(sorted(actor.roles)),
+                               or_(TaskCandidate.unit_id.is_(None), TaskCandidate.unit_id == actor.unit_id)))
+    if actor.unit_id is not None:
+        conditions.append(and_(TaskCandidate.role.is_(None), TaskCandidate.person_id.is_(None),
+                               TaskCandidate.unit_id == actor.unit_id))
+    return or_(*conditions)
+
+
+def inbox(rt: Runtime, actor: Actor, *, limit: int = 50, offset: int = 0) -> list[HumanTask]:
+    """Open tasks assigned to me, then unclaimed ones my person, roles or unit may take."""
+    mine = HumanTask.assignee_id == actor.person_id
+    offered = and_(HumanTask.assignee_id.is_(None),
+                   exists().where(TaskCandidate.task_id == HumanTask.id, _candidate_match(actor)))
+    with rt.db.reading() as session:
+        query = (select(HumanTask).where(HumanTask.status == "open", or_(mine, offered))
+                 .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id).limit(limit).offset(offset))
+        return list(session.scalars(query))
+
+
+def _may_take(session: Session, task: HumanTask, actor: Actor) -> bool:
+    if task.assignee_id is not None:
+        return task.assignee_id == actor.person_id
+    return session.scalar(select(exists().where(TaskCandidate.task_id == task.id, _candidate_match(actor))))
+
+
+def _task_row(session: Session, task_id: int) -> HumanTask:
+    task = session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound(f"任务 {task_id} 不存在", f"task {task_id} does not exist")
+    return task
+
+
+def _require_open(task: HumanTask) -> None:
+    if task.status != "open":
+        state = {"completed": ("已经完成", "already completed"), "cancelled": ("已取消", "cancelled")}
+        zh, en = state.get(task.status, (task.status, task.status))
+        raise Conflict(f"任务「{task.name}」{zh}，不能再处理", f"task '{task.name}' is {en}")
+
+
+@dataclass
+class TaskView:
+    task: HumanTask
+    schema: dict | None
+    data: dict
+    may_act: bool
+
+
+def get(rt: Runtime, task_id: int, actor: Actor) -> TaskView:
+    """The task with its form schema and current data, if the actor may see it."""
+    with rt.db.reading() as session:
+        task = _task_row(session, task_id)
+        may_act = task.status == "open" and _may_take(session, task, actor)
+        if not (may_act or task.completed_by_id == actor.person_id or actor.has_role("process_owner", "auditor")):
+            raise PermissionDenied("无权查看此任务", "you may not view this task")
+        workflow, loaded = load_workflow(rt, session, task.instance)
+        spiff_task = workflow.get_task_from_id(UUID(task.task_guid))
+        schema_text = loaded.forms.get(task.form_file) if task.form_file else None
+        return TaskView(task, json.loads(schema_text) if schema_text else None, dict(spiff_task.data), may_act)
+
+
+def _locked_open_task(session: Session, task_id: int) -> HumanTask:
+    task = _task_row(session, task_id)
+    lock_instance(session, task.instance_id)  # serialise with every other writer of this instance
+    session.refresh(task)
+    _require_open(task)
+    return task
+
+
+def claim(rt: Runtime, task_id: int, actor: Actor) -> None:
+    with rt.db.unit_of_work() as session:
+        task = _locked_open_task(session, task_id)
+        if task.assignee_id == actor.person_id:
+            return
+        if task.assignee_id is not None:
+            raise Conflict("任务已被他人认领", "the task was claimed by someone else")
+        if not _may_take(session, task, actor):
+            raise PermissionDenied("你不是此任务的候选人", "you are not a candidate for this task")
+        now = rt.clock.now()
+        task.assignee_id, task.claimed_at = actor.person_id, now
+        audit.record(session, at=now, actor=actor.username, action="claim", instance_id=task.instance_id,
+                     task_guid=task.task_guid)
+
+
+def unclaim(rt: Runtime, task_id: int, actor: Actor) -> None:
+    with rt.db.unit_of_work() as session:
+        task = _locked_open_task(session, task_id)
+        if task.assignee_id != actor.person_id and not actor.has_role("process_owner", "admin"):
+            raise PermissionDenied("只能退回自己认领的任务", "you can only release a task you hold")
+        task.assignee_id, task.claimed_at = None, None
+        audit.record(session, at=rt.clock.now(), actor=actor.username, action="unclaim",
+                     instance_id=task.instance_id, task_guid=task.task_guid)
+
+
+def delegate(rt: Runtime, task_id: int, actor: Actor, to_username: str, note: str | None = None) -> None:
+    """Hand a task I may take to a named person; recorded with who, to whom and why."""
+    with rt.db.unit_of_work() as session:
+        task = _locked_open_task(session, task_id)
+        if not (_may_take(session, task, actor) or actor.has_role("process_owner", "admin")):
+            raise PermissionDenied("你无权转交此任务", "you may not delegate this task")
+        target = session.scalar(select(Person).where(Person.username == to_username, Person.active.is_(True)))
+        if target is None:
+            raise ValidationFailed(f"用户 {to_username} 不存在", f"user {to_username} does not exist",
+                                   field_errors={"to": Message("用户不存在", "no such user")})
+        now = rt.clock.now()
+        previous = task.assignee_id
+        task.assignee_id, task.claimed_at = target.id, now
+        audit.record(session, at=now, actor=actor.username, action="delegate", instance_id=task.instance_id,
+                     task_guid=task.task_guid, detail={"to": to_username, "from_person_id": previous, "note": note})
+
+
+def complete(rt: Runtime, task_id: int, actor: Actor, submitted: dict) -> str:
+    """Validate the form, complete the task, run the engine on; returns the instance's new status."""
+    if not isinstance(submitted, dict):
+        raise ValidationFailed("提交的数据必须是对象", "submitted data must be an object")
+    with rt.db.unit_of_work() as session:
+        task = _locked_open_task(session, task_id)
+        if not _may_take(session, task, actor):
+            raise PermissionDenied("此任务不属于你", "this task is not yours")
+        instance = task.instance
+        if instance.status in ("suspended", "terminated"):
+            raise InvalidState("流程实例已挂起或终止", "the process instance is suspended or terminated")
+        workflow, loaded = load_workflow(rt, session, instance)
+        if task.form_file:
+            forms.validate_submission(loaded.forms[task.form_file], submitted)
+        spiff_task = workflow.get_task_from_id(UUID(task.task_guid))
+        if spiff_task.state != TaskState.READY or not spiff_task.task_spec.manual:
+            raise Conflict("任务已不在可处理状态", "the task is no longer ready")
+        spiff_task.task_spec.add_data_from_form(spiff_task, submitted) if hasattr(
+            spiff_task.task_spec, "add_data_from_form") else spiff_task.data.update(submitted)
+        spiff_task.run()
+        now = rt.clock.now()
+        task.status, task.completed_at, task.completed_by_id = "completed", now, actor.person_id
+        task.assignee_id = task.assignee_id or actor.person_id
+        audit.record(session, at=now, actor=actor.username, action="complete", instance_id=instance.id,
+                     task_guid=task.task_guid, subject=task.element_id, data=submitted)
+        error = run_engine(workflow)
+        save(rt, session, instance, workflow, loaded, error=error, actor=actor.username)
+        return instance.status

@@ -1,0 +1,40 @@
+"""All runtime settings, read once from KAOHE_* environment variables."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{PROJECT_ROOT / 'instance' / 'kaohe.db'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(default_factory=_default_database_url)
+    timezone: str = "Asia/Shanghai"
+    secret_key: str = "dev-only-change-me"
+    language: str = "zh_CN"
+    workflows_dir: Path = PROJECT_ROOT / "workflows"
+    script_time_limit: float = 2.0
+    # "embedded": the web process runs the scheduler; "external": `kaohe scheduler` does.
+    scheduler_mode: str = "embedded"
+    debug: bool = False
+
+    @classmethod
+    def from_env(cls, environ=None) -> "Settings":
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        return cls(
+            database_url=env.get("KAOHE_DATABASE_URL", defaults.database_url),
+            timezone=env.get("KAOHE_TIMEZONE", defaults.timezone),
+            secret_key=env.get("KAOHE_SECRET_KEY", defaults.secret_key),
+            language=env.get("KAOHE_LANGUAGE", defaults.language),
+            workflows_dir=Path(env.get("KAOHE_WORKFLOWS_DIR", defaults.workflows_dir)),
+            script_time_limit=float(env.get("KAOHE_SCRIPT_TIME_LIMIT", defaults.script_time_limit)),
+            scheduler_mode=env.get("KAOHE_SCHEDULER", defaults.scheduler_mode),
+            debug=env.get("KAOHE_DEBUG", "") in ("1", "true", "yes"),
+        )

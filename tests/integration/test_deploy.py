@@ -1,0 +1,84 @@
+"""Deploying files: versions by content, and bad files refused whole with a clear reason."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from engine.bpmn.bundle import SourceFile
+from engine.errors import DeploymentRejected, PermissionDenied
+from engine.models import DefinitionFile, ProcessVersion
+from engine.services import deploy, instances
+from tests.support.files import data_file, review_bundle
+
+
+def count(rt, model) -> int:
+    with rt.db.reading() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def test_deploy_creates_a_version_and_unchanged_files_create_none(rt, people):
+    first = deploy.deploy(rt, review_bundle(), people.owner)
+    again = deploy.deploy(rt, review_bundle(), people.owner)
+    assert [(r.process_id, r.version, r.created) for r in first] == [("review", 1, True)]
+    assert [(r.process_id, r.version, r.created) for r in again] == [("review", 1, False)]
+    assert count(rt, ProcessVersion) == 1
+
+
+def test_changed_form_makes_a_new_version_and_running_instances_keep_theirs(rt, people):
+    deploy.deploy(rt, review_bundle(), people.owner)
+    old_instance = instances.start(rt, "review", people.owner)
+    changed = [data_file("review.bpmn"), data_file("self_assess.json", {'"maximum": 100': '"maximum": 120'})]
+    [result] = deploy.deploy(rt, changed, people.owner)
+    assert (result.version, result.created) == (2, True)
+    new_instance = instances.start(rt, "review", people.owner)
+    with rt.db.reading() as session:
+        versions = {i: v for i, v in session.execute(select(ProcessVersion.id, ProcessVersion.version))}
+    old_view = instances.view(rt, old_instance, people.owner)
+    new_view = instances.view(rt, new_instance, people.owner)
+    assert versions[old_view.instance.process_version_id] == 1
+    assert versions[new_view.instance.process_version_id] == 2
+
+
+BROKEN = {
+    "xml syntax": ([SourceFile("bad.bpmn", "<bpmn:definitions><oops></bpmn:definitions>")], "bad.bpmn", None,
+                   "XML"),
+    "unknown reference": ([data_file("review.bpmn", {'targetRef="score"': 'targetRef="nowhere"'}),
+                           data_file("self_assess.json")], "review.bpmn", None, "BPMN"),
+    "missing call target": ([data_file("review.bpmn", {
+        '<bpmn:userTask id="approve" name="正职审核"/>':
+            '<bpmn:callActivity id="approve" name="调用" calledElement="ghost_process"/>'}),
+        data_file("self_assess.json")], "review.bpmn", None, "ghost_process"),
+    "missing form file": (review_bundle()[:1], "review.bpmn", "self_assess", "self_assess.json"),
+    "unsafe script": ([data_file("review.bpmn", {
+        "total = round_half_up(self_score * weight, 1)": "import os\nos.system('id')"}),
+        data_file("self_assess.json")], "review.bpmn", "score", "import"),
+    "unsafe condition": ([data_file("review.bpmn", {
+        "approved == True": "().__class__.__base__.__subclasses__()"}),
+        data_file("self_assess.json")], "review.bpmn", "f_ok", "_"),
+    "invalid form schema": ([data_file("review.bpmn"), SourceFile("self_assess.json", '{"type": 12}')],
+                            "self_assess.json", None, "JSON Schema"),
+    "not a diagram": ([SourceFile("notes.txt", "hello")], "notes.txt", None, ".bpmn"),
+}
+
+
+@pytest.mark.parametrize("files, file, element, words", BROKEN.values(), ids=BROKEN.keys())
+def test_bad_files_are_refused_whole_naming_file_element_and_problem(rt, people, files, file, element, words):
+    with pytest.raises(DeploymentRejected) as caught:
+        deploy.deploy(rt, files, people.owner)
+    problems = caught.value.problems
+    assert any(p.file == file and (element is None or p.element == element) and
+               (words in p.zh or words in p.en) for p in problems), [p.text("en") for p in problems]
+    assert all(p.zh and p.en for p in problems)
+    assert count(rt, ProcessVersion) == 0 and count(rt, DefinitionFile) == 0
+
+
+def test_a_good_file_beside_a_bad_one_is_not_stored_either(rt, people):
+    with pytest.raises(DeploymentRejected):
+        deploy.deploy(rt, review_bundle() + [SourceFile("bad.dmn", "<definitions")], people.owner)
+    assert count(rt, ProcessVersion) == 0
+
+
+def test_only_process_owners_deploy(rt, people):
+    with pytest.raises(PermissionDenied):
+        deploy.deploy(rt, review_bundle(), people.alice)
+    assert count(rt, ProcessVersion) == 0
