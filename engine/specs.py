@@ -25,9 +25,10 @@ class SpecCache:
         self._loaded: dict[int, LoadedVersion] = {}
         self._lock = threading.Lock()
 
-    def get(self, session: Session, version: ProcessVersion) -> LoadedVersion:
-        loaded = self._loaded.get(version.id)
+    def get(self, session: Session, version_id: int) -> LoadedVersion:
+        loaded = self._loaded.get(version_id)
         if loaded is None:
+            version = session.get(ProcessVersion, version_id)
             files = [SourceFile(f.filename, f.file.content) for f in version.files]
             built = Bundle(files, validate=False).build([version.process_id])[version.process_id]
             forms = {f.name: f.content for f in files if f.kind == "form"}

@@ -31,7 +31,7 @@ class ProcessInstance(Base):
     business_key: Mapped[str | None] = mapped_column(String(128), index=True)
     status: Mapped[str] = mapped_column(String(20))
     # SpiffWorkflow state without the spec, as JSON text (parsed only by the serializer).
-    state: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(Text, deferred=True, deferred_raiseload=True)
     serializer_version: Mapped[str] = mapped_column(String(16))
     # Optimistic lock: SQLAlchemy adds "WHERE version = :old" to every UPDATE.
     version: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -43,7 +43,7 @@ class ProcessInstance(Base):
     updated_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
 
-    process_version: Mapped[ProcessVersion] = relationship(lazy="joined")
+    process_version: Mapped[ProcessVersion] = relationship(lazy="select")
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (Index("ix_process_instance_process_status", "process_id", "status"),)
@@ -70,9 +70,8 @@ class HumanTask(Base):
     completed_at: Mapped[datetime | None]
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
 
-    instance: Mapped[ProcessInstance] = relationship(lazy="joined")
-    candidates: Mapped[list["TaskCandidate"]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin")
+    instance: Mapped[ProcessInstance] = relationship(lazy="select")
+    candidates: Mapped[list["TaskCandidate"]] = relationship(cascade="all, delete-orphan", lazy="select")
 
     __table_args__ = (
         Index("ix_human_task_instance_status", "instance_id", "status"),

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.clock import as_utc
@@ -23,29 +23,38 @@ def digest(value) -> str:
     return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
 
 
-def _event_hash(event: AuditEvent) -> str:
-    body = [event.prev_hash, event.occurred_at.isoformat(), event.actor, event.action, event.instance_id,
-            event.task_guid, event.subject, event.detail, event.data_digest]
-    return digest(body)
+def _event_hash(prev_hash: str, occurred_at: datetime, actor: str, action: str, instance_id: int | None,
+                task_guid: str | None, subject: str | None, detail: str, data_digest: str | None) -> str:
+    return digest([prev_hash, occurred_at.isoformat(), actor, action, instance_id, task_guid, subject, detail,
+                   data_digest])
+
+
+def _stored_hash(event: AuditEvent) -> str:
+    return _event_hash(event.prev_hash, event.occurred_at, event.actor, event.action, event.instance_id,
+                       event.task_guid, event.subject, event.detail, event.data_digest)
 
 
 def record(session: Session, *, at: datetime, actor: str, action: str, instance_id: int | None = None,
            task_guid: str | None = None, subject: str | None = None, detail: dict | None = None,
-           data=None) -> AuditEvent:
-    """Append one event in the caller's transaction; locking the head row keeps the chain linear."""
-    head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
+           data=None) -> int:
+    """Append one event in the caller's transaction; returns its id.
+
+    Locking the head row keeps the chain linear when several writers append at once. Plain
+    SQL statements rather than ORM objects: this runs on every change and should cost little."""
+    head = session.execute(select(AuditHead.last_hash).where(AuditHead.id == 1).with_for_update()).first()
     if head is None:
-        head = AuditHead(id=1, last_event_id=None, last_hash=GENESIS)
-        session.add(head)
-    event = AuditEvent(occurred_at=as_utc(at), actor=actor, action=action,
-                       instance_id=instance_id, task_guid=task_guid, subject=subject,
-                       detail=canonical_json(detail or {}),
-                       data_digest=None if data is None else digest(data), prev_hash=head.last_hash)
-    event.hash = _event_hash(event)
-    session.add(event)
-    session.flush()
-    head.last_event_id, head.last_hash = event.id, event.hash
-    return event
+        session.execute(insert(AuditHead).values(id=1, last_event_id=None, last_hash=GENESIS))
+        prev_hash = GENESIS
+    else:
+        prev_hash = head.last_hash
+    values = {"occurred_at": as_utc(at), "actor": actor, "action": action, "instance_id": instance_id,
+              "task_guid": task_guid, "subject": subject, "detail": canonical_json(detail or {}),
+              "data_digest": None if data is None else digest(data), "prev_hash": prev_hash}
+    values["hash"] = _event_hash(**values)
+    event_id = session.execute(insert(AuditEvent).values(**values).returning(AuditEvent.id)).scalar_one()
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_event_id=event_id,
+                                                                       last_hash=values["hash"]))
+    return event_id
 
 
 @dataclass(frozen=True)
@@ -70,7 +79,7 @@ def verify(session: Session, batch: int = 5000) -> ChainReport:
         for event in events:
             if event.prev_hash != previous:
                 return ChainReport(checked, event.id, "prev_hash does not match the previous event")
-            if _event_hash(event) != event.hash:
+            if _stored_hash(event) != event.hash:
                 return ChainReport(checked, event.id, "content does not match its hash")
             previous, last_id, checked = event.hash, event.id, checked + 1
     head = session.get(AuditHead, 1)

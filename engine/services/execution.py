@@ -6,13 +6,13 @@ import logging
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from engine.bpmn.scripting import ScriptSecurityError
 from engine.bpmn.serializer import STATE_SERIALIZER
 from engine.bpmn.timers import next_timer_due
 from engine.errors import NotFound
-from engine.models import ProcessInstance
+from engine.models import HumanTask, ProcessInstance
 from engine.models.instance import ACTIVE_STATUSES
 from engine.runtime import Runtime
 from engine.services import audit
@@ -22,19 +22,35 @@ from engine.specs import LoadedVersion
 log = logging.getLogger(__name__)
 
 
-def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
-    """The instance row, locked against other writers where the database can (PostgreSQL)."""
-    query = select(ProcessInstance).where(ProcessInstance.id == instance_id)
-    if session.get_bind().dialect.name == "postgresql":
+def fetch_instance(session: Session, instance_id: int | None = None, *, task_id: int | None = None,
+                   with_state: bool = True, for_update: bool = False) -> ProcessInstance:
+    """An instance by its id or by one of its human tasks, optionally locked for writing.
+
+    On PostgreSQL the row is locked with SELECT … FOR UPDATE; SQLite needs no row lock, because
+    a writing unit of work there already holds the database's write lock."""
+    query = select(ProcessInstance)
+    if task_id is not None:
+        query = query.join(HumanTask, HumanTask.instance_id == ProcessInstance.id).where(HumanTask.id == task_id)
+    else:
+        query = query.where(ProcessInstance.id == instance_id)
+    if with_state:
+        query = query.options(undefer(ProcessInstance.state))
+    if for_update and session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(of=ProcessInstance)
     instance = session.scalars(query).first()
     if instance is None:
+        if task_id is not None:
+            raise NotFound(f"任务 {task_id} 不存在", f"task {task_id} does not exist")
         raise NotFound(f"流程实例 {instance_id} 不存在", f"process instance {instance_id} does not exist")
     return instance
 
 
+def lock_instance(session: Session, instance_id: int, *, with_state: bool = True) -> ProcessInstance:
+    return fetch_instance(session, instance_id, with_state=with_state, for_update=True)
+
+
 def load_workflow(rt: Runtime, session: Session, instance: ProcessInstance) -> tuple[BpmnWorkflow, LoadedVersion]:
-    loaded = rt.specs.get(session, instance.process_version)
+    loaded = rt.specs.get(session, instance.process_version_id)
     workflow = STATE_SERIALIZER.loads(instance.state, loaded.spec, loaded.subprocess_specs, rt.script_engine)
     return workflow, loaded
 

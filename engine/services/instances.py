@@ -16,7 +16,7 @@ from engine.models.instance import ACTIVE_STATUSES
 from engine.runtime import SCHEDULER, Actor, Runtime
 from engine.services import audit
 from engine.services.deploy import latest_version
-from engine.services.execution import load_workflow, lock_instance, run_engine, save
+from engine.services.execution import fetch_instance, load_workflow, lock_instance, run_engine, save
 
 MANAGERS = ("process_owner", "admin")
 
@@ -28,7 +28,7 @@ def start(rt: Runtime, process_id: str, actor: Actor, *, data: dict | None = Non
         raise PermissionDenied("只有流程负责人可以发起流程", "only process owners may start processes")
     with rt.db.unit_of_work() as session:
         version = latest_version(session, process_id)
-        loaded = rt.specs.get(session, version)
+        loaded = rt.specs.get(session, version.id)
         workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=rt.script_engine)
         # Seed data on the root task: workflow.data is only filled when the workflow ends (primer §3).
         workflow.get_next_task(state=TaskState.READY).data.update(data or {})
@@ -37,7 +37,6 @@ def start(rt: Runtime, process_id: str, actor: Actor, *, data: dict | None = Non
                                    title=title or version.name, business_key=business_key, status="running",
                                    state="{}", serializer_version=STATE_SERIALIZER.version,
                                    started_by=actor.username, created_at=now, updated_at=now)
-        instance.process_version = version
         session.add(instance)
         session.flush()
         audit.record(session, at=now, actor=actor.username, action="start", instance_id=instance.id,
@@ -148,7 +147,7 @@ class InstanceView:
 def view(rt: Runtime, instance_id: int, actor: Actor) -> InstanceView:
     """Everything the instance page shows: data, task history, audit trail, tokens and timers."""
     with rt.db.reading() as session:
-        instance = lock_instance(session, instance_id)
+        instance = fetch_instance(session, instance_id)
         tasks = list(session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id)
                                      .order_by(HumanTask.id)))
         involved = instance.started_by == actor.username or any(

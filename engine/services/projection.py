@@ -21,7 +21,7 @@ UNIT_SCOPE_KEYS = {"unit_head": "unit_code", "unit_deputy": "unit_code", "staff"
 
 
 def _candidates(session: Session, lane: str | None, data: dict, instance: ProcessInstance,
-                started_by: Person | None) -> list[TaskCandidate]:
+                started_by: int | None) -> list[TaskCandidate]:
     """Who may take a task in `lane`. Explicit names in `lane_owners` win over the lane's role."""
     owners = (data.get("lane_owners") or {}).get(lane or "") if isinstance(data.get("lane_owners"), dict) else None
     if owners:
@@ -29,7 +29,7 @@ def _candidates(session: Session, lane: str | None, data: dict, instance: Proces
         return [TaskCandidate(person_id=pid) for pid in ids]
     if lane is None:
         if started_by is not None:
-            return [TaskCandidate(person_id=started_by.id)]
+            return [TaskCandidate(person_id=started_by)]
         return [TaskCandidate(role="process_owner")]
     if lane.startswith("unit:"):
         unit_id = session.scalar(select(OrgUnit.id).where(OrgUnit.code == lane[5:]))
@@ -72,7 +72,7 @@ def sync_human_tasks(session: Session, instance: ProcessInstance, workflow: Bpmn
         if guid in known:
             continue
         if started_by is None and instance.started_by:
-            started_by = session.scalar(select(Person).where(Person.username == instance.started_by))
+            started_by = session.scalar(select(Person.id).where(Person.username == instance.started_by))
         spec = task.task_spec
         properties = spec.extensions.get("properties", {}) if hasattr(spec, "extensions") else {}
         row = HumanTask(instance_id=instance.id, task_guid=guid, element_id=spec.bpmn_id or spec.name,

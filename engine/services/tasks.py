@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from engine.bpmn import forms
 from engine.errors import Conflict, InvalidState, Message, NotFound, PermissionDenied, ValidationFailed
-from engine.models import HumanTask, Person, TaskCandidate
+from engine.models import HumanTask, Person, ProcessInstance, TaskCandidate
 from engine.runtime import Actor, Runtime
 from engine.services import audit
-from engine.services.execution import load_workflow, lock_instance, run_engine, save
+from engine.services.execution import fetch_instance, load_workflow, run_engine, save
 
 
 def _candidate_match(actor: Actor):
@@ -75,23 +75,24 @@ def get(rt: Runtime, task_id: int, actor: Actor) -> TaskView:
         may_act = task.status == "open" and _may_take(session, task, actor)
         if not (may_act or task.completed_by_id == actor.person_id or actor.has_role("process_owner", "auditor")):
             raise PermissionDenied("无权查看此任务", "you may not view this task")
-        workflow, loaded = load_workflow(rt, session, task.instance)
+        workflow, loaded = load_workflow(rt, session, fetch_instance(session, task.instance_id))
         spiff_task = workflow.get_task_from_id(UUID(task.task_guid))
         schema_text = loaded.forms.get(task.form_file) if task.form_file else None
         return TaskView(task, json.loads(schema_text) if schema_text else None, dict(spiff_task.data), may_act)
 
 
-def _locked_open_task(session: Session, task_id: int) -> HumanTask:
-    task = _task_row(session, task_id)
-    lock_instance(session, task.instance_id)  # serialise with every other writer of this instance
-    session.refresh(task)
+def _locked_open_task(session: Session, task_id: int, *, with_state: bool = False
+                      ) -> tuple[HumanTask, ProcessInstance]:
+    """Lock the task's instance first (every writer of an instance queues there), then read the task."""
+    instance = fetch_instance(session, task_id=task_id, with_state=with_state, for_update=True)
+    task = session.get(HumanTask, task_id)
     _require_open(task)
-    return task
+    return task, instance
 
 
 def claim(rt: Runtime, task_id: int, actor: Actor) -> None:
     with rt.db.unit_of_work() as session:
-        task = _locked_open_task(session, task_id)
+        task, _instance = _locked_open_task(session, task_id)
         if task.assignee_id == actor.person_id:
             return
         if task.assignee_id is not None:
@@ -106,7 +107,7 @@ def claim(rt: Runtime, task_id: int, actor: Actor) -> None:
 
 def unclaim(rt: Runtime, task_id: int, actor: Actor) -> None:
     with rt.db.unit_of_work() as session:
-        task = _locked_open_task(session, task_id)
+        task, _instance = _locked_open_task(session, task_id)
         if task.assignee_id != actor.person_id and not actor.has_role("process_owner", "admin"):
             raise PermissionDenied("只能退回自己认领的任务", "you can only release a task you hold")
         task.assignee_id, task.claimed_at = None, None
@@ -117,7 +118,7 @@ def unclaim(rt: Runtime, task_id: int, actor: Actor) -> None:
 def delegate(rt: Runtime, task_id: int, actor: Actor, to_username: str, note: str | None = None) -> None:
     """Hand a task I may take to a named person; recorded with who, to whom and why."""
     with rt.db.unit_of_work() as session:
-        task = _locked_open_task(session, task_id)
+        task, _instance = _locked_open_task(session, task_id)
         if not (_may_take(session, task, actor) or actor.has_role("process_owner", "admin")):
             raise PermissionDenied("你无权转交此任务", "you may not delegate this task")
         target = session.scalar(select(Person).where(Person.username == to_username, Person.active.is_(True)))
@@ -136,10 +137,9 @@ def complete(rt: Runtime, task_id: int, actor: Actor, submitted: dict) -> str:
     if not isinstance(submitted, dict):
         raise ValidationFailed("提交的数据必须是对象", "submitted data must be an object")
     with rt.db.unit_of_work() as session:
-        task = _locked_open_task(session, task_id)
+        task, instance = _locked_open_task(session, task_id, with_state=True)
         if not _may_take(session, task, actor):
             raise PermissionDenied("此任务不属于你", "this task is not yours")
-        instance = task.instance
         if instance.status in ("suspended", "terminated"):
             raise InvalidState("流程实例已挂起或终止", "the process instance is suspended or terminated")
         workflow, loaded = load_workflow(rt, session, instance)

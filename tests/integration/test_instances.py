@@ -9,7 +9,7 @@ from sqlalchemy import select
 from engine.errors import Conflict, InvalidState, PermissionDenied
 from engine.models import HumanTask, ProcessInstance
 from engine.services import audit, deploy, instances, tasks
-from engine.services.execution import load_workflow
+from engine.services.execution import fetch_instance, load_workflow
 from tests.support.files import data_file, review_bundle
 
 
@@ -106,7 +106,7 @@ def test_state_is_stored_without_the_spec_and_reloads(rt, people):
     deploy.deploy(rt, review_bundle(), people.owner)
     instance_id = instances.start(rt, "review", people.owner, data={"weight": 1})
     with rt.db.reading() as session:
-        instance = session.get(ProcessInstance, instance_id)
+        instance = fetch_instance(session, instance_id)
         assert '"spec"' not in instance.state and instance.serializer_version == "1.5"
         workflow, _ = load_workflow(rt, session, instance)
         assert type(workflow.script_engine.environment).__name__ == "RestrictedEnvironment"

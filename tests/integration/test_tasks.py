@@ -5,8 +5,9 @@ import pytest
 from sqlalchemy import select
 
 from engine.errors import Conflict, PermissionDenied, ValidationFailed
-from engine.models import HumanTask, ProcessInstance
+from engine.models import HumanTask
 from engine.services import audit, deploy, instances, tasks
+from engine.services.execution import fetch_instance
 from tests.support.files import review_bundle
 
 
@@ -23,7 +24,7 @@ def only_task(rt, actor):
 
 def snapshot(rt, instance_id):
     with rt.db.reading() as session:
-        instance = session.get(ProcessInstance, instance_id)
+        instance = fetch_instance(session, instance_id)
         rows = session.scalars(select(HumanTask.status).where(HumanTask.instance_id == instance_id)).all()
         return instance.state, instance.version, sorted(rows)
 

@@ -1,0 +1,99 @@
+"""The kaohe command as an operator uses it: a fresh database, deploys, demo data, audit checks."""
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine
+
+from engine.db import Base
+from engine.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data"
+SUBCOMMANDS = ["init", "demo", "serve", "deploy", "run-due", "audit", "audit verify", "create-user"]
+
+
+@pytest.fixture
+def kaohe(tmp_path):
+    """Run the installed `kaohe` command against a fresh SQLite file, as an operator would."""
+    env = {"KAOHE_DATABASE_URL": f"sqlite:///{tmp_path / 'kaohe.db'}", "PATH": "/usr/bin:/bin",
+           "KAOHE_WORKFLOWS_DIR": str(ROOT / "workflows")}
+
+    def run(*args: str, language: str = "zh_CN") -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "web.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                              env=env | {"KAOHE_LANGUAGE": language}, timeout=120)
+    run.database = tmp_path / "kaohe.db"
+    return run
+
+
+@pytest.mark.parametrize("subcommand", SUBCOMMANDS)
+def test_every_subcommand_has_help(kaohe, subcommand):
+    result = kaohe(*subcommand.split(), "--help")
+    assert result.returncode == 0 and "Usage:" in result.stdout and result.stderr == ""
+
+
+def test_init_then_deploy_then_verify(kaohe):
+    init = kaohe("init")
+    assert init.returncode == 0, init.stderr
+    assert "task_book: v1" in init.stdout
+    assert "task_book: v1 未变化" in kaohe("init").stdout  # a second init changes nothing
+
+    first = kaohe("deploy", str(DATA / "review.bpmn"), str(DATA / "self_assess.json"))
+    assert first.returncode == 0 and "review: v1 新版本" in first.stdout
+    again = kaohe("deploy", str(DATA / "review.bpmn"), str(DATA / "self_assess.json"))
+    assert "review: v1 未变化" in again.stdout
+
+    verify = kaohe("audit", "verify")
+    assert verify.returncode == 0 and "2 条事件" in verify.stdout  # two deploys: task_book and review
+
+
+def test_a_bad_deploy_exits_non_zero_with_file_element_and_reason(kaohe, tmp_path):
+    assert kaohe("init").returncode == 0
+    bad = tmp_path / "review.bpmn"
+    bad.write_text((DATA / "review.bpmn").read_text(encoding="utf-8").replace(
+        "total = round_half_up(self_score * weight, 1)", "__import__('os').system('id')"), encoding="utf-8")
+    result = kaohe("deploy", str(bad), str(DATA / "self_assess.json"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "review.bpmn" in result.stderr and "#score" in result.stderr and "部署被拒绝" in result.stderr
+    english = kaohe("deploy", str(bad), str(DATA / "self_assess.json"), language="en")
+    assert "deployment refused" in english.stderr
+    with sqlite3.connect(kaohe.database) as db:
+        assert db.execute("select count(*) from process_version where process_id='review'").fetchone() == (0,)
+
+
+def test_demo_is_idempotent_and_prints_logins(kaohe):
+    assert kaohe("init").returncode == 0
+    first, second = kaohe("demo"), kaohe("demo")
+    assert first.returncode == 0 and "owner" in first.stdout and "kaohe-demo-2026" in first.stdout
+    assert first.stdout == second.stdout
+    with sqlite3.connect(kaohe.database) as db:
+        units = dict(db.execute("select category, count(*) from org_unit group by category").fetchall())
+        people = db.execute("select count(*) from person").fetchone()[0]
+    assert (units["production"], units["non_production"], units["party_branch"]) == (13, 20, 10)
+    assert people > 200
+
+
+def test_audit_verify_names_the_broken_link(kaohe):
+    assert kaohe("init").returncode == 0
+    kaohe("deploy", str(DATA / "review.bpmn"), str(DATA / "self_assess.json"))
+    with sqlite3.connect(kaohe.database) as db:
+        db.execute("update audit_event set actor='mallory' where id=2")
+    result = kaohe("audit", "verify")
+    assert result.returncode == 1 and "#2" in result.stderr
+
+
+def test_migrations_build_exactly_the_models(tmp_path):
+    url = f"sqlite:///{tmp_path / 'migrated.db'}"
+    upgrade(url)
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    assert differences == []
