@@ -6,14 +6,16 @@ element and what is wrong, so a deploy is refused whole with every reason at onc
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.parser import VALIDATOR
 
 from engine.bpmn import forms
 from engine.bpmn.expressions import expression_problems
+from engine.bpmn.parser import KaoheBpmnParser
 from engine.errors import DeploymentRejected, Problem
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -64,6 +66,7 @@ class ProcessRefs:
     called: set[str] = field(default_factory=set)
     decisions: set[str] = field(default_factory=set)
     forms: set[str] = field(default_factory=set)
+    call_sites: dict[str, str] = field(default_factory=dict)  # called process id -> callActivity id
 
 
 @dataclass
@@ -92,26 +95,32 @@ def _local(node) -> str:
     return etree.QName(node).localname if isinstance(node.tag, str) else ""
 
 
-def _scan_bpmn(file: SourceFile, root, refs: dict[str, ProcessRefs], problems: list[Problem]) -> None:
+def _scan_bpmn(file: SourceFile, root, refs: dict[str, ProcessRefs], problems: list[Problem]) -> bool:
+    """Collect references and refusable content; True when the file speaks another dialect (Camunda)."""
     for process in root.iter(f"{{{BPMN_NS}}}process"):
+        # Like SpiffWorkflow: a process is executable unless it says isExecutable="false".
         info = ProcessRefs(file.name, process.get("name") or process.get("id"),
-                           process.get("isExecutable", "false") == "true")
+                           process.get("isExecutable", "true") == "true")
         for node in process.iter():
             tag = _local(node)
             if tag == "callActivity" and node.get("calledElement"):
                 info.called.add(node.get("calledElement"))
+                info.call_sites.setdefault(node.get("calledElement"), node.get("id"))
             elif tag == "calledDecisionId" and node.text:
                 info.decisions.add(node.text.strip())
             elif tag == "property" and node.get("name") == forms.FORM_PROPERTY and node.get("value"):
                 info.forms.add(node.get("value"))
         refs[process.get("id")] = info
+    found_before = len(problems)
     for node in root.iter():
         for attr in node.attrib:
             if attr.startswith(f"{{{CAMUNDA_NS}}}"):
                 _camunda_problem(file, node, etree.QName(attr).localname, problems)
         if isinstance(node.tag, str) and node.tag.startswith(f"{{{CAMUNDA_NS}}}"):
             _camunda_problem(file, node, _local(node), problems)
+    other_dialect = len(problems) > found_before
     problems.extend(expression_problems(file.name, root))
+    return other_dialect
 
 
 def _camunda_problem(file: SourceFile, node, name: str, problems: list[Problem]) -> None:
@@ -131,6 +140,8 @@ def _problem_from_exception(filename: str, exc: Exception) -> Problem:
         return Problem(filename, None, f"XML 格式错误：{exc.msg}", f"XML syntax error: {exc.msg}", exc.lineno)
     if isinstance(exc, ValidationException):
         text = str(exc).split(". ")[0] if str(exc) else type(exc).__name__
+        # SpiffWorkflow sometimes prints an lxml element ("<Element {ns}sourceRef at 0x…>"): name it instead.
+        text = re.sub(r"<Element \{[^}]*\}(\w+) at 0x[0-9a-f]+>", r"bpmn:\1", text)
         return Problem(exc.file_name or filename, exc.id or None, f"BPMN 校验失败：{text}",
                        f"BPMN validation failed: {text}", exc.line_number or None)
     return Problem(filename, getattr(exc, "id", None) or None, f"无法读取：{exc}", f"cannot be read: {exc}")
@@ -141,10 +152,12 @@ class Bundle:
 
     def __init__(self, files: list[SourceFile], *, validate: bool = True):
         self.files = {f.name: f for f in files}
-        self.parser = SpiffBpmnParser(validator=VALIDATOR if validate else None)
+        self.parser = KaoheBpmnParser(validator=VALIDATOR if validate else None)
         self.refs: dict[str, ProcessRefs] = {}
         self.decision_files: dict[str, str] = {}
-        self.problems: list[Problem] = []
+        self.problems: list[Problem] = []          # a file could not be read at all
+        self.content_problems: list[Problem] = []  # read, but something in it is refused
+        self.other_dialect_files: set[str] = set()  # building these only repeats the dialect problem
         for file in files:
             self._add(file)
 
@@ -163,10 +176,11 @@ class Bundle:
             return
         try:
             if file.kind == "bpmn":
-                _scan_bpmn(file, root, self.refs, self.problems)
+                if _scan_bpmn(file, root, self.refs, self.content_problems):
+                    self.other_dialect_files.add(file.name)
                 self.parser.add_bpmn_xml(root, filename=file.name)
             else:
-                self.problems.extend(expression_problems(file.name, root))
+                self.content_problems.extend(expression_problems(file.name, root))
                 self.parser.add_dmn_xml(root, filename=file.name)
                 for decision_id, dmn_parser in self.parser.dmn_parsers.items():
                     self.decision_files.setdefault(decision_id, file.name)
@@ -200,6 +214,15 @@ class Bundle:
             todo.extend(info.called)
         return [self.files[n] for n in sorted(names) if n in self.files]
 
+    def _build_problem(self, info: ProcessRefs | None, exc: Exception) -> Problem:
+        problem = _problem_from_exception(info.file if info else "?", exc)
+        if info is not None and problem.element is None:
+            # "The process 'x' was not found": name the call activity that wants it.
+            for called, call_site in info.call_sites.items():
+                if f"'{called}'" in str(exc):
+                    return Problem(problem.file, call_site, problem.zh, problem.en, problem.line)
+        return problem
+
     def build(self, process_ids: list[str] | None = None) -> dict[str, BuiltProcess]:
         """Specs for the given (default: every executable) process; raises DeploymentRejected."""
         problems = list(self.problems)
@@ -209,15 +232,18 @@ class Bundle:
             problems.extend(Problem(f.name, None, "文件中没有可执行的流程（isExecutable=\"true\"）",
                                     'no executable process (isExecutable="true") in the file') for f in bpmn_files)
         built: dict[str, BuiltProcess] = {}
-        if problems:
+        if problems:  # files that could not be read leave the parser incomplete: stop here
             raise DeploymentRejected(problems)
+        problems.extend(self.content_problems)  # ...but build anyway, to report structural problems too
         for process_id in targets:
             info = self.refs.get(process_id)
+            if info is not None and info.file in self.other_dialect_files:
+                continue
             try:
                 spec = self.parser.get_spec(process_id)
                 subprocess_specs = self.parser.get_subprocess_specs(process_id)
             except Exception as exc:
-                problems.append(_problem_from_exception(info.file if info else "?", exc))
+                problems.append(self._build_problem(info, exc))
                 continue
             for form_name in info.forms if info else ():
                 if form_name not in self.files:

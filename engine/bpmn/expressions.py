@@ -22,6 +22,10 @@ _BPMN_EXPRESSIONS = {
     "messagePayload": "eval",
 }
 _DMN_OPERATOR_START = re.compile(r"^\s*(<=|>=|==|!=|<|>|not\s+in\b|in\b)")
+_TIMER_TAGS = ("timeDuration", "timeDate", "timeCycle")
+# An ISO 8601 duration, cycle or date written bare: SpiffWorkflow reads timer texts as Python, so
+# `PT5M` is an unknown name at run time; it must be written "PT5M" (or name a data variable).
+_BARE_ISO_TIME = re.compile(r"^(R\d*/)?P(\d|T\d)|^\d{4}-\d{2}-\d{2}")
 
 
 def _element_id(node) -> str | None:
@@ -61,11 +65,23 @@ def _sources(root):
                     yield node, "eval", expression
 
 
+def _split(reason: str) -> tuple[str, str]:
+    """The sandbox reports "中文 / English"; keep each language on its own side."""
+    zh, sep, en = reason.partition(" / ")
+    return (zh, en) if sep else (reason, reason)
+
+
 def expression_problems(filename: str, root) -> list[Problem]:
     problems = []
     for node, mode, source in _sources(root):
+        element = _element_id(node)
+        if etree.QName(node).localname in _TIMER_TAGS and _BARE_ISO_TIME.match(source.strip()):
+            text = source.strip()
+            problems.append(Problem(filename, element, f"定时器表达式 {text} 须加引号，写作 \"{text}\"",
+                                    f'timer expression {text} must be quoted: "{text}"', node.sourceline))
+            continue
         for reason in check_source(source.strip(), mode):
-            problems.append(Problem(filename, _element_id(node),
-                                    f"不安全或无效的脚本/表达式：{reason}",
-                                    f"unsafe or invalid script/expression: {reason}", node.sourceline))
+            zh, en = _split(reason)
+            problems.append(Problem(filename, element, f"不安全或无效的脚本/表达式：{zh}",
+                                    f"unsafe or invalid script/expression: {en}", node.sourceline))
     return problems

@@ -14,6 +14,10 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessageDefinition
+from SpiffWorkflow.spiff.specs.event_definitions import SignalEventDefinition as SpiffSignalDefinition
+
+from engine.bpmn import parser as kaohe_events
 
 
 class StateOnlyWorkflowConverter(BpmnWorkflowConverter):
@@ -27,11 +31,18 @@ class StateOnlyWorkflowConverter(BpmnWorkflowConverter):
 def _build_serializer() -> BpmnWorkflowSerializer:
     config = dict(SPIFF_CONFIG)
     config[BpmnWorkflow] = StateOnlyWorkflowConverter
+    # Pending events in the state carry their definition; kaohe's parser makes its own classes
+    # (same names), so they take the place of SpiffWorkflow's in the registry.
+    config[kaohe_events.MessageEventDefinition] = config.pop(SpiffMessageDefinition)
+    config[kaohe_events.SignalEventDefinition] = config.pop(SpiffSignalDefinition)
     registry = BpmnWorkflowSerializer.configure(config)
     # Task data may hold exact scores and calendar dates; keep them typed across saves.
     registry.register(Decimal, lambda v: {"value": str(v)}, lambda d: Decimal(d["value"]))
     registry.register(date, lambda v: {"value": v.isoformat()}, lambda d: date.fromisoformat(d["value"]),
                       typename="date")
+    registry.register(set, lambda v: {"items": registry.convert(list(v))}, lambda d: set(registry.restore(d["items"])))
+    registry.register(frozenset, lambda v: {"items": registry.convert(list(v))},
+                      lambda d: frozenset(registry.restore(d["items"])))
     return BpmnWorkflowSerializer(registry)
 
 

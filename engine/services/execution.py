@@ -8,7 +8,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
-from engine.bpmn.scripting import ScriptSecurityError
+from engine.bpmn.scripting import original_error
 from engine.bpmn.serializer import STATE_SERIALIZER
 from engine.bpmn.timers import next_timer_due
 from engine.errors import NotFound
@@ -55,14 +55,12 @@ def load_workflow(rt: Runtime, session: Session, instance: ProcessInstance) -> t
     return workflow, loaded
 
 
-def _original_error(exc: BaseException) -> BaseException:
-    """SpiffWorkflow wraps script errors; dig out a sandbox error if there is one."""
-    seen = exc
-    while seen is not None:
-        if isinstance(seen, ScriptSecurityError):
-            return seen
-        seen = getattr(seen, "error", None) or seen.__cause__ or seen.__context__
-    return exc
+# A loop guard: engine steps that keep producing engine work this often are a modelling error.
+MAX_ENGINE_ROUNDS = 100
+
+
+def _engine_work_left(workflow: BpmnWorkflow) -> bool:
+    return any(not task.task_spec.manual for task in workflow.get_tasks(state=TaskState.READY))
 
 
 def run_engine(workflow: BpmnWorkflow) -> tuple[str | None, str | None]:
@@ -70,12 +68,18 @@ def run_engine(workflow: BpmnWorkflow) -> tuple[str | None, str | None]:
     try:
         workflow.refresh_timers()
         workflow.do_engine_steps()
+        # do_engine_steps() refreshes timers only at its end, so a timer that fell due meanwhile is
+        # READY but not yet run: keep stepping until only people's tasks and waits remain.
+        for _ in range(MAX_ENGINE_ROUNDS):
+            if not _engine_work_left(workflow):
+                break
+            workflow.do_engine_steps()
         return None, None
     except Exception as exc:  # scripts raise anything; the instance goes to `error`, never the process
         failed = workflow.get_tasks(state=TaskState.ERROR)
-        element = failed[0].task_spec.bpmn_id or failed[0].task_spec.name if failed else None
-        original = _original_error(exc)
-        message = str(original) if original is not exc else str(exc)
+        failed_spec = failed[0].task_spec if failed else getattr(getattr(exc, "task", None), "task_spec", None)
+        element = (failed_spec.bpmn_id or failed_spec.name) if failed_spec else workflow.spec.name
+        message = str(original_error(exc))
         log.info("instance error at %s: %s", element, message)
         return element, message[:4000]
 

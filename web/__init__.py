@@ -1,0 +1,76 @@
+"""The kaohe web app: server-rendered pages over the engine's services.
+
+`web` imports `engine`; the engine never imports Flask or this package.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from engine.runtime import Runtime
+from engine.settings import Settings
+
+HERE = Path(__file__).resolve().parent
+csrf = CSRFProtect()
+
+# One scheduler per process, however many apps a process builds (tests, the reloader parent).
+_scheduler_lock = threading.Lock()
+_scheduler = None
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app. `config` may carry KAOHE_RUNTIME (a ready Runtime) and any Flask setting."""
+    config = dict(config or {})
+    app = Flask(__name__, instance_relative_config=False)
+    rt: Runtime = config.get("KAOHE_RUNTIME") or Runtime(Settings.from_env())
+    app.config.from_mapping(
+        SECRET_KEY=rt.settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        KAOHE_TIMEZONE=rt.settings.timezone,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        # A form may stay open for as long as the session lives; an expired token would lose the typing.
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.config.update(config)
+    app.extensions["kaohe"] = rt
+
+    from web import auth_user, errors, i18n, security, templating
+    from web.blueprints import register_blueprints
+
+    csrf.init_app(app)
+    i18n.init_app(app)
+    auth_user.init_app(app)
+    templating.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    register_blueprints(app)
+    _maybe_start_scheduler(app, rt)
+    return app
+
+
+def _maybe_start_scheduler(app: Flask, rt: Runtime) -> None:
+    """Embedded mode runs timer wake-ups in the web process, started once per process only."""
+    wanted = app.config.get("START_SCHEDULER")
+    if wanted is None:
+        wanted = rt.settings.scheduler_mode == "embedded" and not app.testing
+    # Under the Werkzeug reloader the parent process only watches files; the child serves.
+    if not wanted or os.environ.get("WERKZEUG_RUN_MAIN") not in (None, "true"):
+        return
+    global _scheduler
+    with _scheduler_lock:
+        if _scheduler is None:
+            from engine.scheduling import TimerScheduler
+            _scheduler = TimerScheduler(rt)
+            _scheduler.start()
+            atexit.register(_scheduler.shutdown)
+    app.extensions["kaohe_scheduler"] = _scheduler

@@ -1,0 +1,59 @@
+/* Draws the instance's BPMN diagram with the bpmn-js viewer and marks its progress. */
+(function () {
+  "use strict";
+  var container = document.getElementById("diagram");
+  if (!container || typeof window.BpmnJS !== "function") {
+    return;
+  }
+
+  function fail(error) {
+    container.classList.add("diagram-failed");
+    var note = document.createElement("p");
+    note.className = "error";
+    note.textContent = container.getAttribute("data-error-text") || "Diagram unavailable";
+    container.appendChild(note);
+    if (window.console) { window.console.warn(error); }
+  }
+
+  function mark(canvas, registry, ids, marker) {
+    ids.forEach(function (id) {
+      if (registry.get(id)) { canvas.addMarker(id, marker); }
+    });
+  }
+
+  /* The whole diagram if it stays readable; on a narrow screen, readable size around the current step
+     (the navigated viewer lets a person drag to see the rest). */
+  function fit(canvas, focus) {
+    canvas.zoom("fit-viewport", "auto");
+    if (canvas.zoom() >= MIN_READABLE) { return; }
+    canvas.zoom(MIN_READABLE);
+    var box = canvas.viewbox();
+    var target = focus || { x: box.inner.x, y: box.inner.y + box.inner.height / 2, width: 0, height: 0 };
+    canvas.viewbox({
+      x: focus ? target.x + target.width / 2 - box.width / 2 : target.x - 20,
+      y: target.y + target.height / 2 - box.height / 2,
+      width: box.width,
+      height: box.height
+    });
+  }
+
+  var MIN_READABLE = 0.7;
+  var viewer = new window.BpmnJS({ container: container });
+  fetch(container.getAttribute("data-src"), { credentials: "same-origin" })
+    .then(function (response) {
+      if (!response.ok) { throw new Error("HTTP " + response.status); }
+      return response.text();
+    })
+    .then(function (xml) { return viewer.importXML(xml); })
+    .then(function () {
+      var canvas = viewer.get("canvas");
+      var registry = viewer.get("elementRegistry");
+      var active = JSON.parse(container.getAttribute("data-active") || "[]");
+      mark(canvas, registry, JSON.parse(container.getAttribute("data-completed") || "[]"), "kaohe-done");
+      mark(canvas, registry, active, "kaohe-active");
+      fit(canvas, registry.get(active[0]));
+      container.classList.add("diagram-ready");
+      window.addEventListener("resize", function () { canvas.resized(); fit(canvas, registry.get(active[0])); });
+    })
+    .catch(fail);
+}());

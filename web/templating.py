@@ -1,0 +1,51 @@
+"""Jinja helpers shared by every page: local time, labels, language switch."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app
+
+from engine.clock import as_utc
+from web import i18n, labels
+
+
+def local_time(value: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
+    """UTC from the database, shown in KAOHE_TIMEZONE (Asia/Shanghai unless configured)."""
+    if value is None:
+        return ""
+    zone = ZoneInfo(current_app.config["KAOHE_TIMEZONE"])
+    return as_utc(value).astimezone(zone).strftime(pattern)
+
+
+def readable(value) -> str:
+    """A data value as a person reads it: text as is, anything structured as indented JSON."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "✓" if value else "✗"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, indent=2, default=str)
+    return str(value)
+
+
+def _globals() -> dict:
+    language = i18n.current_language()
+    other = "zh_CN" if language == "en" else "en"
+    return {
+        "lang": language,
+        "html_lang": "en" if language == "en" else "zh-CN",
+        "switch_lang_url": i18n.switch_url(other),
+        "switch_lang_label": i18n.LANGUAGES[other],
+        "switch_lang_code": "en" if other == "en" else "zh-CN",
+    }
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters.update(local_time=local_time, readable=readable,
+                                 instance_status=labels.instance_status, audit_action=labels.audit_action,
+                                 task_status=labels.task_status, role_name=labels.role_name)
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    app.context_processor(_globals)
