@@ -6,11 +6,12 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.clock import as_utc
 from engine.models import AuditEvent, AuditHead
+from engine.services.rows import execute
 
 GENESIS = "0" * 64
 
@@ -34,6 +35,14 @@ def _stored_hash(event: AuditEvent) -> str:
                        event.task_guid, event.subject, event.detail, event.data_digest)
 
 
+_HEAD = select(AuditHead.last_hash).where(AuditHead.id == 1).with_for_update()
+_EVENT_COLUMNS = ("occurred_at", "actor", "action", "instance_id", "task_guid", "subject", "detail", "data_digest",
+                  "prev_hash", "hash")
+_INSERT_EVENT = insert(AuditEvent).values(**{c: bindparam(c) for c in _EVENT_COLUMNS}).returning(AuditEvent.id)
+_MOVE_HEAD = update(AuditHead).where(AuditHead.id == 1).values(last_event_id=bindparam("event_id"),
+                                                               last_hash=bindparam("event_hash"))
+
+
 def record(session: Session, *, at: datetime, actor: str, action: str, instance_id: int | None = None,
            task_guid: str | None = None, subject: str | None = None, detail: dict | None = None,
            data=None) -> int:
@@ -41,9 +50,9 @@ def record(session: Session, *, at: datetime, actor: str, action: str, instance_
 
     Locking the head row keeps the chain linear when several writers append at once. Plain
     SQL statements rather than ORM objects: this runs on every change and should cost little."""
-    head = session.execute(select(AuditHead.last_hash).where(AuditHead.id == 1).with_for_update()).first()
+    head = execute(session, _HEAD).first()
     if head is None:
-        session.execute(insert(AuditHead).values(id=1, last_event_id=None, last_hash=GENESIS))
+        execute(session, insert(AuditHead).values(id=1, last_event_id=None, last_hash=GENESIS))
         prev_hash = GENESIS
     else:
         prev_hash = head.last_hash
@@ -51,9 +60,8 @@ def record(session: Session, *, at: datetime, actor: str, action: str, instance_
               "task_guid": task_guid, "subject": subject, "detail": canonical_json(detail or {}),
               "data_digest": None if data is None else digest(data), "prev_hash": prev_hash}
     values["hash"] = _event_hash(**values)
-    event_id = session.execute(insert(AuditEvent).values(**values).returning(AuditEvent.id)).scalar_one()
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_event_id=event_id,
-                                                                       last_hash=values["hash"]))
+    event_id = execute(session, _INSERT_EVENT, values).scalar_one()
+    execute(session, _MOVE_HEAD, {"event_id": event_id, "event_hash": values["hash"]})
     return event_id
 
 

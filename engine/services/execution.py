@@ -5,17 +5,15 @@ import logging
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session
 
 from engine.bpmn.scripting import original_error
 from engine.bpmn.serializer import STATE_SERIALIZER
 from engine.bpmn.timers import next_timer_due
-from engine.errors import NotFound
-from engine.models import HumanTask, ProcessInstance
 from engine.models.instance import ACTIVE_STATUSES
 from engine.runtime import Runtime
-from engine.services import audit
+from engine.services import audit, rows
+from engine.services.rows import InstanceRecord
 from engine.services.projection import sync_human_tasks
 from engine.specs import LoadedVersion
 
@@ -23,33 +21,16 @@ log = logging.getLogger(__name__)
 
 
 def fetch_instance(session: Session, instance_id: int | None = None, *, task_id: int | None = None,
-                   with_state: bool = True, for_update: bool = False) -> ProcessInstance:
-    """An instance by its id or by one of its human tasks, optionally locked for writing.
-
-    On PostgreSQL the row is locked with SELECT … FOR UPDATE; SQLite needs no row lock, because
-    a writing unit of work there already holds the database's write lock."""
-    query = select(ProcessInstance)
-    if task_id is not None:
-        query = query.join(HumanTask, HumanTask.instance_id == ProcessInstance.id).where(HumanTask.id == task_id)
-    else:
-        query = query.where(ProcessInstance.id == instance_id)
-    if with_state:
-        query = query.options(undefer(ProcessInstance.state))
-    if for_update and session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(of=ProcessInstance)
-    instance = session.scalars(query).first()
-    if instance is None:
-        if task_id is not None:
-            raise NotFound(f"任务 {task_id} 不存在", f"task {task_id} does not exist")
-        raise NotFound(f"流程实例 {instance_id} 不存在", f"process instance {instance_id} does not exist")
-    return instance
+                   for_update: bool = False) -> InstanceRecord:
+    """An instance (with its state) by id or by one of its human tasks, optionally locked."""
+    return rows.fetch(session, instance_id, task_id=task_id, for_update=for_update)
 
 
-def lock_instance(session: Session, instance_id: int, *, with_state: bool = True) -> ProcessInstance:
-    return fetch_instance(session, instance_id, with_state=with_state, for_update=True)
+def lock_instance(session: Session, instance_id: int) -> InstanceRecord:
+    return rows.fetch(session, instance_id, for_update=True)
 
 
-def load_workflow(rt: Runtime, session: Session, instance: ProcessInstance) -> tuple[BpmnWorkflow, LoadedVersion]:
+def load_workflow(rt: Runtime, session: Session, instance: InstanceRecord) -> tuple[BpmnWorkflow, LoadedVersion]:
     loaded = rt.specs.get(session, instance.process_version_id)
     workflow = STATE_SERIALIZER.loads(instance.state, loaded.spec, loaded.subprocess_specs, rt.script_engine)
     return workflow, loaded
@@ -96,7 +77,7 @@ def derive_status(workflow: BpmnWorkflow, error_element: str | None) -> str:
     return "running"
 
 
-def save(rt: Runtime, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
+def save(rt: Runtime, session: Session, instance: InstanceRecord, workflow: BpmnWorkflow,
          loaded: LoadedVersion, *, error: tuple[str | None, str | None] = (None, None),
          actor: str = "system") -> None:
     """Write state, status, next wake-up and the task projection in the caller's transaction."""
@@ -114,7 +95,7 @@ def save(rt: Runtime, session: Session, instance: ProcessInstance, workflow: Bpm
     instance.next_timer_at = next_timer_due(workflow) if instance.status in ACTIVE_STATUSES else None
     if instance.status == "completed" and instance.completed_at is None:
         instance.completed_at = now
-    session.flush()
+    rows.write(session, instance)
     # Read after commit by the scheduler (engine.scheduling) to keep one wake-up per instance.
     session.info.setdefault("timer_changes", {})[instance.id] = instance.next_timer_at
     sync_human_tasks(session, instance, workflow, loaded, now)

@@ -12,9 +12,10 @@ from engine.bpmn.serializer import STATE_SERIALIZER
 from engine.bpmn.timers import waiting_timers
 from engine.errors import InvalidState, PermissionDenied
 from engine.models import HumanTask, ProcessInstance
+from engine.services.rows import InstanceRecord
 from engine.models.instance import ACTIVE_STATUSES
 from engine.runtime import SCHEDULER, Actor, Runtime
-from engine.services import audit
+from engine.services import audit, rows
 from engine.services.deploy import latest_version
 from engine.services.execution import fetch_instance, load_workflow, lock_instance, run_engine, save
 
@@ -33,12 +34,10 @@ def start(rt: Runtime, process_id: str, actor: Actor, *, data: dict | None = Non
         # Seed data on the root task: workflow.data is only filled when the workflow ends (primer §3).
         workflow.get_next_task(state=TaskState.READY).data.update(data or {})
         now = rt.clock.now()
-        instance = ProcessInstance(process_version_id=version.id, process_id=process_id,
-                                   title=title or version.name, business_key=business_key, status="running",
-                                   state="{}", serializer_version=STATE_SERIALIZER.version,
-                                   started_by=actor.username, created_at=now, updated_at=now)
-        session.add(instance)
-        session.flush()
+        instance = rows.insert_new(
+            session, process_version_id=version.id, process_id=process_id, title=title or version.name,
+            business_key=business_key, status="running", state="{}", serializer_version=STATE_SERIALIZER.version,
+            started_by=actor.username, created_at=now, updated_at=now)
         audit.record(session, at=now, actor=actor.username, action="start", instance_id=instance.id,
                      subject=process_id, detail={"version": version.version}, data=data or {})
         error = run_engine(workflow)
@@ -135,7 +134,7 @@ def due_instance_ids(rt: Runtime, now: datetime | None = None) -> list[int]:
 
 @dataclass
 class InstanceView:
-    instance: ProcessInstance
+    instance: InstanceRecord
     data: dict
     tasks: list[HumanTask]
     trail: list

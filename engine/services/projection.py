@@ -5,11 +5,12 @@ from datetime import datetime
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.bpmn.forms import FORM_PROPERTY
-from engine.models import HumanTask, OrgUnit, Person, ProcessInstance, TaskCandidate
+from engine.models import HumanTask, OrgUnit, Person, TaskCandidate
+from engine.services.rows import InstanceRecord, execute
 from engine.models.org import ROLES
 from engine.specs import LoadedVersion
 
@@ -20,69 +21,88 @@ UNIT_SCOPE_KEYS = {"unit_head": "unit_code", "unit_deputy": "unit_code", "staff"
                    "branch_secretary": "branch_code"}
 
 
-def _candidates(session: Session, lane: str | None, data: dict, instance: ProcessInstance,
-                started_by: int | None) -> list[TaskCandidate]:
+def _candidates(session: Session, lane: str | None, data: dict, instance: InstanceRecord,
+                started_by: int | None) -> list[dict]:
     """Who may take a task in `lane`. Explicit names in `lane_owners` win over the lane's role."""
     owners = (data.get("lane_owners") or {}).get(lane or "") if isinstance(data.get("lane_owners"), dict) else None
     if owners:
         ids = session.scalars(select(Person.id).where(Person.username.in_(list(owners)))).all()
-        return [TaskCandidate(person_id=pid) for pid in ids]
+        return [_candidate(person_id=pid) for pid in ids]
     if lane is None:
         if started_by is not None:
-            return [TaskCandidate(person_id=started_by)]
-        return [TaskCandidate(role="process_owner")]
+            return [_candidate(person_id=started_by)]
+        return [_candidate(role="process_owner")]
     if lane.startswith("unit:"):
         unit_id = session.scalar(select(OrgUnit.id).where(OrgUnit.code == lane[5:]))
-        return [TaskCandidate(unit_id=unit_id)] if unit_id else []
+        return [_candidate(unit_id=unit_id)] if unit_id else []
     role = ROLE_BY_NAME.get(lane, lane)
     unit_id = None
     scope_code = data.get(UNIT_SCOPE_KEYS.get(role, ""))
     if scope_code:
         unit_id = session.scalar(select(OrgUnit.id).where(OrgUnit.code == str(scope_code)))
         if unit_id is None:  # never widen an unknown unit to "every unit": let the office sort it out
-            return [TaskCandidate(role="process_owner")]
-    return [TaskCandidate(role=role, unit_id=unit_id)]
+            return [_candidate(role="process_owner")]
+    return [_candidate(role=role, unit_id=unit_id)]
 
 
-def sync_human_tasks(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
-                     loaded: LoadedVersion, now: datetime) -> list[HumanTask]:
-    """Insert rows for newly READY tasks, cancel rows whose task is no longer READY.
+_TASKS = HumanTask.__table__
+_LIVE_ROWS = select(_TASKS.c.id, _TASKS.c.task_guid, _TASKS.c.status).where(
+    _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.status.in_(("open", "suspended")))
+_SET_STATUS = update(_TASKS).where(_TASKS.c.id == bindparam("b_id")).values(
+    status=bindparam("b_status"), completed_at=bindparam("b_completed_at"))
+_INSERT_TASK = insert(_TASKS).returning(_TASKS.c.id)
+_INSERT_CANDIDATES = insert(TaskCandidate.__table__)
+_PERSON_ID = select(Person.id).where(Person.username == bindparam("username"))
+
+
+def _candidate(person_id: int | None = None, role: str | None = None, unit_id: int | None = None) -> dict:
+    return {"person_id": person_id, "role": role, "unit_id": unit_id}
+
+
+def _task_values(instance: InstanceRecord, guid: str, task, now: datetime) -> dict:
+    spec = task.task_spec
+    extensions = getattr(spec, "extensions", {}) or {}
+    return {"instance_id": instance.id, "task_guid": guid, "element_id": spec.bpmn_id or spec.name,
+            "name": spec.bpmn_name or spec.bpmn_id or spec.name, "lane": spec.lane,
+            "form_file": extensions.get("properties", {}).get(FORM_PROPERTY),
+            "instructions": extensions.get("instructionsForEndUser"), "status": "open", "created_at": now,
+            "assignee_id": None, "due_at": None, "claimed_at": None, "completed_at": None,
+            "completed_by_id": None}
+
+
+def sync_human_tasks(session: Session, instance: InstanceRecord, workflow: BpmnWorkflow,
+                     loaded: LoadedVersion, now: datetime) -> list[int]:
+    """Insert rows for newly READY tasks, cancel rows whose task is no longer READY; returns new ids.
 
     A suspended instance keeps its rows but marks them `suspended`, so they leave every inbox
     and come back unchanged (same row, same assignee) on resume."""
-    rows = session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id,
-                                                   HumanTask.status.in_(("open", "suspended")))).all()
-    if instance.status == "suspended":
-        for row in rows:
-            row.status = "suspended"
-        session.flush()
-        return []
+    rows = execute(session, _LIVE_ROWS, {"instance_id": instance.id}).all()
     ready = {}
-    if instance.status != "terminated":
+    if instance.status not in ("suspended", "terminated"):
         ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
-    for row in rows:
-        if row.task_guid in ready:
-            row.status = "open"
+    changes = []
+    for row_id, guid, status in rows:
+        if instance.status == "suspended":
+            wanted, finished_at = "suspended", None
+        elif guid in ready:
+            wanted, finished_at = "open", None
         else:
-            row.status, row.completed_at = "cancelled", now
-    known = {row.task_guid for row in rows}
-    created = []
+            wanted, finished_at = "cancelled", now
+        if wanted != status:
+            changes.append({"b_id": row_id, "b_status": wanted, "b_completed_at": finished_at})
+    if changes:
+        execute(session, _SET_STATUS, changes)
+    known = {guid for _id, guid, _status in rows}
+    created: list[int] = []
     started_by = None
     for guid, task in ready.items():
         if guid in known:
             continue
-        if started_by is None and instance.started_by:
-            started_by = session.scalar(select(Person.id).where(Person.username == instance.started_by))
-        spec = task.task_spec
-        properties = spec.extensions.get("properties", {}) if hasattr(spec, "extensions") else {}
-        row = HumanTask(instance_id=instance.id, task_guid=guid, element_id=spec.bpmn_id or spec.name,
-                        name=spec.bpmn_name or spec.bpmn_id or spec.name, lane=spec.lane,
-                        form_file=properties.get(FORM_PROPERTY),
-                        instructions=spec.extensions.get("instructionsForEndUser") if hasattr(spec, "extensions")
-                        else None,
-                        status="open", created_at=now)
-        row.candidates = _candidates(session, spec.lane, task.data, instance, started_by)
-        session.add(row)
-        created.append(row)
-    session.flush()
+        if started_by is None and task.task_spec.lane is None and instance.started_by:
+            started_by = execute(session, _PERSON_ID, {"username": instance.started_by}).scalar()
+        task_id = execute(session, _INSERT_TASK, _task_values(instance, guid, task, now)).scalar_one()
+        candidates = _candidates(session, task.task_spec.lane, task.data, instance, started_by)
+        if candidates:
+            execute(session, _INSERT_CANDIDATES, [{"task_id": task_id, **c} for c in candidates])
+        created.append(task_id)
     return created

@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from engine.bpmn import forms
 from engine.errors import Conflict, InvalidState, Message, NotFound, PermissionDenied, ValidationFailed
-from engine.models import HumanTask, Person, ProcessInstance, TaskCandidate
+from engine.models import HumanTask, Person, TaskCandidate
 from engine.runtime import Actor, Runtime
-from engine.services import audit
+from engine.services import audit, rows
+from engine.services.rows import InstanceRecord, TaskRecord
 from engine.services.execution import fetch_instance, load_workflow, run_engine, save
 
 
@@ -40,10 +41,18 @@ def inbox(rt: Runtime, actor: Actor, *, limit: int = 50, offset: int = 0) -> lis
         return list(session.scalars(query))
 
 
-def _may_take(session: Session, task: HumanTask, actor: Actor) -> bool:
+def _may_take(session: Session, task: TaskRecord | HumanTask, actor: Actor) -> bool:
     if task.assignee_id is not None:
         return task.assignee_id == actor.person_id
-    return session.scalar(select(exists().where(TaskCandidate.task_id == task.id, _candidate_match(actor))))
+    return rows.is_candidate(session, task.id, actor.person_id, actor.roles, actor.unit_id)
+
+
+def _require_open(task: TaskRecord | HumanTask) -> None:
+    if task.status != "open":
+        state = {"completed": ("已经完成", "already completed"), "cancelled": ("已取消", "cancelled"),
+                 "suspended": ("所在流程已挂起", "suspended with its process")}
+        zh, en = state.get(task.status, (task.status, task.status))
+        raise Conflict(f"任务「{task.name}」{zh}，不能再处理", f"task '{task.name}' is {en}")
 
 
 def _task_row(session: Session, task_id: int) -> HumanTask:
@@ -51,13 +60,6 @@ def _task_row(session: Session, task_id: int) -> HumanTask:
     if task is None:
         raise NotFound(f"任务 {task_id} 不存在", f"task {task_id} does not exist")
     return task
-
-
-def _require_open(task: HumanTask) -> None:
-    if task.status != "open":
-        state = {"completed": ("已经完成", "already completed"), "cancelled": ("已取消", "cancelled")}
-        zh, en = state.get(task.status, (task.status, task.status))
-        raise Conflict(f"任务「{task.name}」{zh}，不能再处理", f"task '{task.name}' is {en}")
 
 
 @dataclass
@@ -81,11 +83,10 @@ def get(rt: Runtime, task_id: int, actor: Actor) -> TaskView:
         return TaskView(task, json.loads(schema_text) if schema_text else None, dict(spiff_task.data), may_act)
 
 
-def _locked_open_task(session: Session, task_id: int, *, with_state: bool = False
-                      ) -> tuple[HumanTask, ProcessInstance]:
+def _locked_open_task(session: Session, task_id: int) -> tuple[TaskRecord, InstanceRecord]:
     """Lock the task's instance first (every writer of an instance queues there), then read the task."""
-    instance = fetch_instance(session, task_id=task_id, with_state=with_state, for_update=True)
-    task = session.get(HumanTask, task_id)
+    instance = fetch_instance(session, task_id=task_id, for_update=True)
+    task = rows.fetch_task(session, task_id)
     _require_open(task)
     return task, instance
 
@@ -101,6 +102,7 @@ def claim(rt: Runtime, task_id: int, actor: Actor) -> None:
             raise PermissionDenied("你不是此任务的候选人", "you are not a candidate for this task")
         now = rt.clock.now()
         task.assignee_id, task.claimed_at = actor.person_id, now
+        rows.write_task(session, task)
         audit.record(session, at=now, actor=actor.username, action="claim", instance_id=task.instance_id,
                      task_guid=task.task_guid)
 
@@ -111,6 +113,7 @@ def unclaim(rt: Runtime, task_id: int, actor: Actor) -> None:
         if task.assignee_id != actor.person_id and not actor.has_role("process_owner", "admin"):
             raise PermissionDenied("只能退回自己认领的任务", "you can only release a task you hold")
         task.assignee_id, task.claimed_at = None, None
+        rows.write_task(session, task)
         audit.record(session, at=rt.clock.now(), actor=actor.username, action="unclaim",
                      instance_id=task.instance_id, task_guid=task.task_guid)
 
@@ -128,6 +131,7 @@ def delegate(rt: Runtime, task_id: int, actor: Actor, to_username: str, note: st
         now = rt.clock.now()
         previous = task.assignee_id
         task.assignee_id, task.claimed_at = target.id, now
+        rows.write_task(session, task)
         audit.record(session, at=now, actor=actor.username, action="delegate", instance_id=task.instance_id,
                      task_guid=task.task_guid, detail={"to": to_username, "from_person_id": previous, "note": note})
 
@@ -137,7 +141,7 @@ def complete(rt: Runtime, task_id: int, actor: Actor, submitted: dict) -> str:
     if not isinstance(submitted, dict):
         raise ValidationFailed("提交的数据必须是对象", "submitted data must be an object")
     with rt.db.unit_of_work() as session:
-        task, instance = _locked_open_task(session, task_id, with_state=True)
+        task, instance = _locked_open_task(session, task_id)
         if not _may_take(session, task, actor):
             raise PermissionDenied("此任务不属于你", "this task is not yours")
         if instance.status in ("suspended", "terminated"):
@@ -154,6 +158,7 @@ def complete(rt: Runtime, task_id: int, actor: Actor, submitted: dict) -> str:
         now = rt.clock.now()
         task.status, task.completed_at, task.completed_by_id = "completed", now, actor.person_id
         task.assignee_id = task.assignee_id or actor.person_id
+        rows.write_task(session, task)
         audit.record(session, at=now, actor=actor.username, action="complete", instance_id=instance.id,
                      task_guid=task.task_guid, subject=task.element_id, data=submitted)
         error = run_engine(workflow)
