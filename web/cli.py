@@ -59,6 +59,8 @@ def demo() -> None:
     from engine.services.demo import DEMO_LOGINS, DEMO_PASSWORD, load_demo
     counts = load_demo(_runtime())
     click.echo(f"示范组织 demo organisation: {counts['units']} 个单位 units, {counts['people']} 人 people")
+    if counts["cases"]:
+        click.echo("已发起示范案例 demo case started: 采油一队 月度任务书 (p01_head 的待办 in p01_head's inbox)")
     click.echo(f"演示账号 demo logins (密码 password: {DEMO_PASSWORD}):")
     for username, role in DEMO_LOGINS:
         click.echo(f"  {username:<16} {role}")

@@ -38,11 +38,13 @@ from RestrictedPython.Guards import full_write_guard, guarded_iter_unpack_sequen
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from engine.bpmn.script_guards import (
+    SCRIPT_DECIMAL_CONTEXT, SafeDecimal, guarded_add, guarded_getattr, guarded_inplacevar, guarded_lshift,
+    guarded_mod, guarded_mul, guarded_pow, guarded_round, guarded_sum, safe_filter, safe_map, safe_max, safe_min,
+    safe_range)
 from engine.bpmn.script_policy import (
-    MAX_SOURCE_CHARS, MESSAGES, SCRIPT_DECIMAL_CONTEXT, SafeDecimal, SafeScriptPolicy, ScriptLimitExceeded,
-    ScriptRejected, ScriptSecurityError, ScriptTimeout, format_problem, guarded_add, guarded_getattr,
-    guarded_inplacevar, guarded_lshift, guarded_mod, guarded_mul, guarded_pow, guarded_round, guarded_sum,
-    safe_filter, safe_map, safe_max, safe_min, safe_range)
+    MAX_SOURCE_CHARS, MESSAGES, SafeScriptPolicy, ScriptLimitExceeded, ScriptRejected, ScriptSecurityError,
+    ScriptTimeout, format_problem)
 
 __all__ = [
     "DEFAULT_HELPERS", "MESSAGES", "RestrictedEnvironment", "ScriptLimitExceeded", "ScriptRejected",

@@ -9,6 +9,7 @@ from engine.runtime import Runtime
 from engine.services.people import ensure_person, hash_password
 
 DEMO_PASSWORD = "kaohe-demo-2026"
+DEMO_CASE_KEY = "demo:task_book:P01"
 PRODUCTION = ["采油一队", "采油二队", "采油三队", "采油四队", "作业一队", "作业二队", "注水站", "集输站",
               "供电队", "维修队", "运输队", "测试队", "污水处理站"]
 NON_PRODUCTION = ["办公室", "人事部", "财务部", "党群工作部", "生产运行部", "安全环保部", "质量管理部",
@@ -64,7 +65,22 @@ def load_demo(rt: Runtime) -> dict[str, int]:
             ensure_person(session, username, display, password_hash=password_hash, unit_code="ORG", roles=roles)
             people += 1
         units = len(branches) + len(PRODUCTION) + len(NON_PRODUCTION) + 2
-    return {"units": units, "people": people}
+    return {"units": units, "people": people, "cases": _start_demo_cases(rt)}
+
+
+def _start_demo_cases(rt: Runtime) -> int:
+    """One monthly task book for 采油一队, so the demo logins find work waiting (once, never twice)."""
+    from engine.models import ProcessInstance, ProcessVersion
+    from engine.runtime import SYSTEM
+    from engine.services import instances
+    with rt.db.reading() as session:
+        deployed = session.scalar(select(ProcessVersion.id).where(ProcessVersion.process_id == "task_book"))
+        started = session.scalar(select(ProcessInstance.id).where(ProcessInstance.business_key == DEMO_CASE_KEY))
+    if deployed is None or started is not None:
+        return 0
+    instances.start(rt, "task_book", SYSTEM, data={"unit_code": "P01", "branch_code": "B01"},
+                    title="采油一队 月度任务书（示范）", business_key=DEMO_CASE_KEY)
+    return 1
 
 
 def _staff(session, unit: OrgUnit, prefix: str, password_hash: str, secretary: bool = False) -> int:

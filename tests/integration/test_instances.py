@@ -10,7 +10,7 @@ from engine.errors import Conflict, InvalidState, PermissionDenied
 from engine.models import HumanTask, ProcessInstance
 from engine.services import audit, deploy, instances, tasks
 from engine.services.execution import fetch_instance, load_workflow
-from tests.support.files import data_file, review_bundle
+from tests.support.files import review_bundle
 
 
 def status_of(rt, instance_id):

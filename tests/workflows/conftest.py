@@ -1,0 +1,24 @@
+"""Workflows run against the demo organisation and the bundled workflows/, as `make run` sets them up."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from engine.models import Person
+from engine.runtime import SYSTEM
+from engine.services import deploy
+from engine.services.demo import load_demo
+from engine.services.people import actor_for
+
+
+@pytest.fixture
+def demo(rt):
+    """The runtime with workflows deployed and the demo organisation loaded; `demo.actor(name)`."""
+    deploy.deploy(rt, deploy.read_files([rt.settings.workflows_dir]), SYSTEM)
+    load_demo(rt)
+
+    def actor(username: str):
+        with rt.db.reading() as session:
+            return actor_for(session.scalar(select(Person).where(Person.username == username)))
+    rt.actor = actor
+    return rt
