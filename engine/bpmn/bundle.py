@@ -154,7 +154,8 @@ class Bundle:
         self.files = {f.name: f for f in files}
         self.parser = KaoheBpmnParser(validator=VALIDATOR if validate else None)
         self.refs: dict[str, ProcessRefs] = {}
-        self.decision_files: dict[str, str] = {}
+        self.decision_files: dict[str, str] = {}  # decision id -> file name
+        self.decision_names: dict[str, str] = {}
         self.problems: list[Problem] = []          # a file could not be read at all
         self.content_problems: list[Problem] = []  # read, but something in it is refused
         self.other_dialect_files: set[str] = set()  # building these only repeats the dialect problem
@@ -183,9 +184,19 @@ class Bundle:
                 self.content_problems.extend(expression_problems(file.name, root))
                 self.parser.add_dmn_xml(root, filename=file.name)
                 for decision_id, dmn_parser in self.parser.dmn_parsers.items():
-                    self.decision_files.setdefault(decision_id, file.name)
+                    if decision_id not in self.decision_files:
+                        self.decision_files[decision_id] = file.name
+                        self.decision_names[decision_id] = dmn_parser.get_name() or decision_id
+                        self._check_decision(file.name, decision_id)
         except Exception as exc:  # Spiff raises several kinds; each is a reason to refuse, never a crash
             self.problems.append(_problem_from_exception(file.name, exc))
+
+    def _check_decision(self, filename: str, decision_id: str) -> None:
+        """A decision table is parsed only when a process calls it; parse it now to report errors early."""
+        try:
+            self.parser.dmn_parsers[decision_id].parse()
+        except Exception as exc:
+            self.content_problems.append(_problem_from_exception(filename, exc))
 
     def missing_references(self) -> tuple[set[str], set[str]]:
         """Called processes and form files that this bundle refers to but does not contain."""

@@ -23,6 +23,9 @@ _BPMN_EXPRESSIONS = {
 }
 _DMN_OPERATOR_START = re.compile(r"^\s*(<=|>=|==|!=|<|>|not\s+in\b|in\b)")
 _TIMER_TAGS = ("timeDuration", "timeDate", "timeCycle")
+# SpiffWorkflow joins a DMN input and a cell starting with an operator WITHOUT a space: `rank` and
+# `in (1, 2)` become `rankin (1, 2)`, an unknown name at run time. Such cells must use `?`.
+_DMN_WORD_OPERATOR = re.compile(r"^\s*(not\s+in|in|is|and|or)\b")
 # An ISO 8601 duration, cycle or date written bare: SpiffWorkflow reads timer texts as Python, so
 # `PT5M` is an unknown name at run time; it must be written "PT5M" (or name a data variable).
 _BARE_ISO_TIME = re.compile(r"^(R\d*/)?P(\d|T\d)|^\d{4}-\d{2}-\d{2}")
@@ -65,6 +68,10 @@ def _sources(root):
                     yield node, "eval", expression
 
 
+def _is_dmn_input_entry(node) -> bool:
+    return etree.QName(node).localname == "text" and etree.QName(node.getparent()).localname == "inputEntry"
+
+
 def _split(reason: str) -> tuple[str, str]:
     """The sandbox reports "中文 / English"; keep each language on its own side."""
     zh, sep, en = reason.partition(" / ")
@@ -75,6 +82,11 @@ def expression_problems(filename: str, root) -> list[Problem]:
     problems = []
     for node, mode, source in _sources(root):
         element = _element_id(node)
+        if _is_dmn_input_entry(node) and _DMN_WORD_OPERATOR.match(node.text or ""):
+            text = node.text.strip()
+            problems.append(Problem(filename, element, f"决策表单元格「{text}」须写作「? {text}」",
+                                    f"decision table cell '{text}' must be written '? {text}'", node.sourceline))
+            continue
         if etree.QName(node).localname in _TIMER_TAGS and _BARE_ISO_TIME.match(source.strip()):
             text = source.strip()
             problems.append(Problem(filename, element, f"定时器表达式 {text} 须加引号，写作 \"{text}\"",

@@ -53,3 +53,23 @@ class ProcessVersionFile(Base):
     sha256: Mapped[str] = mapped_column(ForeignKey("definition_file.sha256"))
 
     file: Mapped[DefinitionFile] = relationship(lazy="joined")
+
+
+class DecisionVersion(Base):
+    """One deployed version of a DMN decision table (reward rules and the like), by content."""
+
+    __tablename__ = "decision_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[str] = mapped_column(String(128), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(ForeignKey("definition_file.sha256"))
+    deployed_at: Mapped[datetime]
+    deployed_by: Mapped[str] = mapped_column(String(64))
+
+    file: Mapped[DefinitionFile] = relationship(lazy="joined")
+
+    __table_args__ = (UniqueConstraint("decision_id", "version"),
+                      UniqueConstraint("decision_id", "sha256", name="uq_decision_version_content"))

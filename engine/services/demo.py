@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from engine.models import OrgUnit
+from engine.models import EvaluationGroup, EvaluationGroupMember, OrgUnit
+from engine.models.scoring import AREAS
 from engine.runtime import Runtime
 from engine.services.people import ensure_person, hash_password
 
@@ -23,7 +24,8 @@ GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英�
 # Logins named in the README and printed by `make run`.
 DEMO_LOGINS = [("owner", "绩效办公室 process owner"), ("auditor", "审计员 auditor"), ("admin", "系统管理员 admin"),
                ("p01_head", "采油一队正职 unit head"), ("p01_staff1", "采油一队员工 staff"),
-               ("b01_secretary", "第一党支部书记 branch secretary")]
+               ("b01_secretary", "第一党支部书记 branch secretary"), ("leader_party", "党务评价小组组长 group leader"),
+               ("eval_party_1", "党务评价小组成员 group member")]
 
 
 def _name(index: int) -> str:
@@ -60,12 +62,36 @@ def load_demo(rt: Runtime) -> dict[str, int]:
                 branch = branches[(i - 1) % BRANCH_COUNT]
                 unit = _unit(session, f"{prefix}{i:02d}", name, category, root, branch)
                 people += _staff(session, unit, f"{prefix.lower()}{i:02d}", password_hash)
+        people += _evaluation_groups(session, root, password_hash)
         for username, display, roles in (("owner", "绩效办公室主任", ("process_owner", "staff")),
                                          ("auditor", "审计员", ("auditor",)), ("admin", "系统管理员", ("admin",))):
             ensure_person(session, username, display, password_hash=password_hash, unit_code="ORG", roles=roles)
             people += 1
         units = len(branches) + len(PRODUCTION) + len(NON_PRODUCTION) + 2
     return {"units": units, "people": people, "cases": _start_demo_cases(rt)}
+
+
+def _evaluation_groups(session, root: OrgUnit, password_hash: str) -> int:
+    """The six evaluation groups of seed 004, each led by a member of the leadership, two members each."""
+    people = 0
+    for n, (code, (area_zh, _en)) in enumerate(AREAS.items()):
+        leader = ensure_person(session, f"leader_{code}", _name(500 + n), password_hash=password_hash,
+                               unit_code=root.code, position="head", party_status="member",
+                               roles=("eval_leader", "staff"))
+        group = session.scalar(select(EvaluationGroup).where(EvaluationGroup.code == code))
+        if group is None:
+            group = EvaluationGroup(code=code, name=f"{area_zh}评价小组")
+            session.add(group)
+        group.leader_id = leader.id
+        session.flush()
+        for m in (1, 2):
+            member = ensure_person(session, f"eval_{code}_{m}", _name(600 + n * 2 + m), password_hash=password_hash,
+                                   unit_code=root.code, party_status="member", roles=("eval_member", "staff"))
+            if session.get(EvaluationGroupMember, (group.id, member.id)) is None:
+                session.add(EvaluationGroupMember(group_id=group.id, person_id=member.id))
+        people += 3
+    session.flush()
+    return people
 
 
 def _start_demo_cases(rt: Runtime) -> int:

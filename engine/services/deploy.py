@@ -9,24 +9,27 @@ from sqlalchemy.orm import Session
 
 from engine.bpmn.bundle import Bundle, SourceFile, kind_of
 from engine.errors import DeploymentRejected, NotFound, PermissionDenied, Problem
-from engine.models import DefinitionFile, ProcessVersion, ProcessVersionFile
+from engine.models import DecisionVersion, DefinitionFile, ProcessVersion, ProcessVersionFile
 from engine.runtime import Actor, Runtime
 from engine.services import audit
 
 
 @dataclass(frozen=True)
 class DeployResult:
-    process_id: str
+    process_id: str  # or the decision id, for a decision table
     version: int
     version_id: int
     created: bool  # False when the same content was deployed before
+    kind: str = "process"  # process / decision
 
 
 def read_files(paths: list[str | Path]) -> list[SourceFile]:
     """Files from disk; a directory contributes every .bpmn/.dmn/.json file under it."""
     files: list[SourceFile] = []
     for path in map(Path, paths):
-        candidates = sorted(p for p in path.rglob("*") if kind_of(p.name)) if path.is_dir() else [path]
+        # Evaluation schemes live beside the workflows (workflows/schemes/) but are not deployed as forms.
+        candidates = sorted(p for p in path.rglob("*") if kind_of(p.name) and "schemes" not in
+                            p.relative_to(path).parts) if path.is_dir() else [path]
         for candidate in candidates:
             try:
                 content = candidate.read_bytes().decode("utf-8")
@@ -100,7 +103,42 @@ def deploy(rt: Runtime, files: list[SourceFile], actor: Actor) -> list[DeployRes
             audit.record(session, at=now, actor=actor.username, action="deploy", subject=process_id,
                          detail={"version": number, "files": {f.name: f.sha256 for f in process.files}})
             results.append(DeployResult(process_id, number, version.id, True))
+        results.extend(_deploy_decisions(session, bundle, uploaded, now, actor))
     return results
+
+
+def _deploy_decisions(session: Session, bundle: Bundle, uploaded: set[str], now, actor: Actor) -> list[DeployResult]:
+    """Each uploaded decision table is versioned on its own: reward rules change without a process."""
+    results = []
+    for decision_id, filename in sorted(bundle.decision_files.items()):
+        if filename not in uploaded:
+            continue
+        file = bundle.files[filename]
+        existing = session.scalars(select(DecisionVersion).where(DecisionVersion.decision_id == decision_id,
+                                                                 DecisionVersion.sha256 == file.sha256)).first()
+        if existing is not None:
+            results.append(DeployResult(decision_id, existing.version, existing.id, False, "decision"))
+            continue
+        number = (session.scalar(select(func.max(DecisionVersion.version))
+                                 .where(DecisionVersion.decision_id == decision_id)) or 0) + 1
+        _store_file(session, file, now)
+        session.flush()
+        row = DecisionVersion(decision_id=decision_id, version=number, name=bundle.decision_names[decision_id],
+                              filename=filename, sha256=file.sha256, deployed_at=now, deployed_by=actor.username)
+        session.add(row)
+        session.flush()
+        audit.record(session, at=now, actor=actor.username, action="deploy", subject=decision_id,
+                     detail={"version": number, "files": {filename: file.sha256}})
+        results.append(DeployResult(decision_id, number, row.id, True, "decision"))
+    return results
+
+
+def latest_decision(session: Session, decision_id: str) -> DecisionVersion:
+    row = session.scalars(select(DecisionVersion).where(DecisionVersion.decision_id == decision_id)
+                          .order_by(DecisionVersion.version.desc()).limit(1)).first()
+    if row is None:
+        raise NotFound(f"决策表 {decision_id} 尚未部署", f"decision table {decision_id} is not deployed")
+    return row
 
 
 def list_versions(rt: Runtime, process_id: str | None = None) -> list[ProcessVersion]:

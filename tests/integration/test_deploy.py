@@ -82,3 +82,22 @@ def test_only_process_owners_deploy(rt, people):
     with pytest.raises(PermissionDenied):
         deploy.deploy(rt, review_bundle(), people.alice)
     assert count(rt, ProcessVersion) == 0
+
+
+def test_decision_tables_are_versioned_on_their_own(rt, people):
+    table = data_file("../../workflows/monthly_rewards.dmn", rename="monthly_rewards.dmn")
+    [first] = deploy.deploy(rt, [table], people.owner)
+    assert (first.kind, first.process_id, first.version, first.created) == ("decision", "monthly_rewards", 1, True)
+    assert deploy.deploy(rt, [table], people.owner)[0].created is False
+    edited = SourceFile("monthly_rewards.dmn", table.content.replace(">20<", ">25<", 1))
+    assert edited.content != table.content
+    assert deploy.deploy(rt, [edited], people.owner)[0].version == 2
+
+
+def test_a_decision_cell_spiffworkflow_would_misread_is_refused(rt, people):
+    table = data_file("../../workflows/monthly_rewards.dmn", rename="monthly_rewards.dmn")
+    broken = SourceFile(table.name, table.content.replace("? in (1, 2)", "in (1, 2)", 1))
+    assert broken.content != table.content
+    with pytest.raises(DeploymentRejected) as caught:
+        deploy.deploy(rt, [broken], people.owner)
+    assert "must be written '? in (1, 2)'" in caught.value.problems[0].en

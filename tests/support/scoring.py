@@ -1,0 +1,43 @@
+"""A small scored organisation: DOMAIN.md's worked example (branch B 88, units D1 92 and D2 80)
+plus a second branch, with the simple one-indicator scheme and the bundled reward tables."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from engine.models import OrgUnit, ScoreEntry, SchemeIndicator
+from engine.runtime import SYSTEM
+from engine.services import deploy, schemes
+from tests.support.files import DATA
+
+ROOT = DATA.parent.parent
+MARCH = {"B": 88, "C": 80, "D1": 92, "D2": 80, "E1": 85, "E2": 70}
+
+
+@pytest.fixture
+def org(rt):
+    """Branches B and C, production units D1, D2 (branch B) and E1, E2 (branch C)."""
+    deploy.deploy(rt, deploy.read_files([ROOT / "workflows" / "monthly_rewards.dmn",
+                                         ROOT / "workflows" / "quarterly_rewards.dmn"]), SYSTEM)
+    schemes.import_scheme(rt, (DATA / "schemes" / "simple.scheme.json").read_text(encoding="utf-8"), SYSTEM)
+    with rt.db.unit_of_work() as session:
+        b = OrgUnit(code="B", name="第一党支部", category="party_branch")
+        c = OrgUnit(code="C", name="第二党支部", category="party_branch")
+        session.add_all([b, c])
+        session.flush()
+        session.add_all([OrgUnit(code="D1", name="一队", category="production", branch_id=b.id),
+                         OrgUnit(code="D2", name="二队", category="production", branch_id=b.id),
+                         OrgUnit(code="E1", name="三队", category="production", branch_id=c.id),
+                         OrgUnit(code="E2", name="四队", category="production", branch_id=c.id)])
+    return rt
+
+
+def score(rt, month: str, values: dict[str, float]) -> None:
+    with rt.db.unit_of_work() as session:
+        indicator = session.scalar(select(SchemeIndicator.id))  # the simple scheme has one indicator
+        units = dict(session.execute(select(OrgUnit.code, OrgUnit.id)).all())
+        for code, value in values.items():
+            session.add(ScoreEntry(period=month, unit_id=units[code], indicator_id=indicator, value=Decimal(str(value)),
+                                   entered_by="test", entered_at=rt.clock.now()))
