@@ -14,6 +14,9 @@ from engine.runtime import Runtime
 from engine.settings import Settings
 from tests.support.people import make_people
 
+# Fixtures shared by several folders: the scored organisation of tests/support/scoring.py.
+pytest_plugins = ["tests.support.scoring"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 

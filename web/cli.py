@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime
+from pathlib import Path
 
 import click
 
@@ -10,6 +11,7 @@ from engine.clock import FixedClock, as_utc
 from engine.errors import DeploymentRejected, KaoheError
 from engine.runtime import SYSTEM, Runtime
 from engine.settings import Settings
+from web.cli_results import results as results_command
 
 
 def _runtime(clock=None) -> Runtime:
@@ -27,6 +29,8 @@ def _fail(error: KaoheError) -> None:
     if isinstance(error, DeploymentRejected):
         for problem in error.problems:
             click.echo(f"  - {problem.text(language)}", err=True)
+    for field, message in getattr(error, "field_errors", {}).items():
+        click.echo(f"  - {field}: {message.text(language)}", err=True)
     sys.exit(1)
 
 
@@ -48,9 +52,33 @@ def init() -> None:
             if any(settings.workflows_dir.glob("*.bpmn")) else []
     except KaoheError as error:
         _fail(error)
-    for r in results:
-        click.echo(f"{r.process_id}: v{r.version} {'新版本 deployed' if r.created else '未变化 unchanged'}")
+    _print_deployed(results)
+    _import_schemes(rt, sorted((settings.workflows_dir / "schemes").glob("*.scheme.json")))
     click.echo("数据库已就绪 database ready")
+
+
+def _import_schemes(rt: Runtime, paths) -> None:
+    from engine.services import schemes
+    for path in paths:
+        try:
+            scheme, created = schemes.import_scheme(rt, Path(path).read_text(encoding="utf-8"), SYSTEM)
+        except KaoheError as error:
+            click.echo(f"{path}:", err=True)
+            _fail(error)
+        state = "新版本 imported" if created else "未变化 unchanged"
+        click.echo(f"考核方案 scheme {scheme.code}: v{scheme.version} {state}")
+
+
+@main.group()
+def scheme() -> None:
+    """Evaluation schemes (areas, indicators, weights)."""
+
+
+@scheme.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def scheme_import(files: tuple[str, ...]) -> None:
+    """Import scheme JSON FILES; an unchanged file creates no new version."""
+    _import_schemes(_runtime(), files)
 
 
 @main.command()
@@ -59,6 +87,8 @@ def demo() -> None:
     from engine.services.demo import DEMO_LOGINS, DEMO_PASSWORD, load_demo
     counts = load_demo(_runtime())
     click.echo(f"示范组织 demo organisation: {counts['units']} 个单位 units, {counts['people']} 人 people")
+    if counts["scored"]:
+        click.echo(f"示范评分 demo scores: {counts['scored']} (kaohe results --period {counts['scored']})")
     if counts["cases"]:
         click.echo("已发起示范案例 demo case started: 采油一队 月度任务书 (p01_head 的待办 in p01_head's inbox)")
     click.echo(f"演示账号 demo logins (密码 password: {DEMO_PASSWORD}):")
@@ -76,8 +106,13 @@ def deploy(files: tuple[str, ...]) -> None:
         results = deploy_service.deploy(rt, deploy_service.read_files(list(files)), SYSTEM)
     except KaoheError as error:
         _fail(error)
+    _print_deployed(results)
+
+
+def _print_deployed(results) -> None:
     for r in results:
-        click.echo(f"{r.process_id}: v{r.version} {'新版本 deployed' if r.created else '未变化 unchanged'}")
+        prefix = "决策表 decision " if r.kind == "decision" else ""
+        click.echo(f"{prefix}{r.process_id}: v{r.version} {'新版本 deployed' if r.created else '未变化 unchanged'}")
 
 
 @main.command()
@@ -139,6 +174,124 @@ def create_user(username: str, display_name: str, roles: tuple[str, ...], passwo
         _fail(error)
     click.echo(f"用户已保存 user saved: {username}")
 
+
+@main.group()
+def org() -> None:
+    """Organisation spreadsheets: units and people as .xlsx or .csv (template, import, export)."""
+
+
+def _fail_org_import(error: KaoheError) -> None:
+    """Print the refusal and every problem on its own line (file, sheet, row, column), then exit 1."""
+    language = _language()
+    click.echo(click.style(error.text(language), fg="red"), err=True)
+    for problem in getattr(error, "problems", ()):
+        click.echo(f"  - {problem.text(language)}", err=True)
+    sys.exit(1)
+
+
+@org.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def org_import(files: tuple[str, ...]) -> None:
+    """Import units and people from .xlsx and/or .csv FILES, all or nothing.
+
+    An .xlsx workbook holds a units sheet and a people sheet; a .csv file holds one table, decided by its
+    header row, so pass both: `kaohe org import units.csv people.csv`. CSV files must be UTF-8 (with or
+    without a BOM). Units are matched by code and people by username: importing again updates them and
+    never duplicates; units and people not in the files are left alone (import never deletes). Passwords
+    are never in the sheet: new people cannot log in until an administrator sets one. If any row is wrong,
+    every problem is listed with its file, sheet, row and column, nothing is written, and the exit code is 1.
+    """
+    from engine.services.org_io import import_org
+    try:
+        report = import_org(_runtime(), files, SYSTEM)
+    except KaoheError as error:
+        _fail_org_import(error)
+    for line in report.lines(_language()):
+        click.echo(line)
+
+
+_HEADERS_OPTION = click.option("--english-headers", is_flag=True,
+                               help="Write English headers and codes instead of Chinese ones.")
+
+
+@org.command("export")
+@click.argument("file", type=click.Path(dir_okay=False))
+@_HEADERS_OPTION
+def org_export(file: str, english_headers: bool) -> None:
+    """Write every unit and person to FILE (.xlsx or .csv), in the layout `kaohe org import` reads.
+
+    FILE.xlsx: one workbook with a units sheet and a people sheet. NAME.csv: a CSV file holds one
+    table, so it writes NAME-units.csv and NAME-people.csv next to each other (UTF-8 with a BOM)."""
+    from engine.services.org_io import export_org
+    try:
+        written = export_org(_runtime(), file, language="en" if english_headers else "zh")
+    except KaoheError as error:
+        _fail(error)
+    for path in written:
+        click.echo(f"已导出 exported: {path}")
+
+
+@org.command("template")
+@click.argument("file", type=click.Path(dir_okay=False))
+@_HEADERS_OPTION
+def org_template(file: str, english_headers: bool) -> None:
+    """Write an empty .xlsx FILE to fill in: the units and people sheets and a sheet explaining every column."""
+    from engine.services.org_io import write_template
+    try:
+        path = write_template(file, language="en" if english_headers else "zh")
+    except KaoheError as error:
+        _fail(error)
+    click.echo(f"已生成模板 template written: {path}")
+
+
+@main.group()
+def scores() -> None:
+    """Score entry in bulk: the workbook evaluation groups fill in, and importing it back."""
+
+
+@scores.command("template")
+@click.option("--period", required=True, help="Period YYYY-MM, e.g. 2026-03.")
+@click.option("--group", "group", help="Only this evaluation group (code such as party, or 党务).")
+@click.argument("file", type=click.Path(dir_okay=False))
+def scores_template(period: str, group: str | None, file: str) -> None:
+    """Write the .xlsx FILE the evaluation groups fill in for PERIOD: one sheet per group (units in its
+    scope x its indicators, scores already entered filled in), a 加减分 sheet for likes and error
+    notices, and a 说明 sheet explaining it all."""
+    from engine.services.score_sheets import write_template
+    try:
+        content = write_template(_runtime(), period, SYSTEM, group)
+    except KaoheError as error:
+        _fail(error)
+    Path(file).write_bytes(content)
+    click.echo(f"已生成成绩录入表 score workbook written: {file}")
+
+
+@scores.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def scores_import(file: str) -> None:
+    """Import a filled-in score workbook FILE, all or nothing.
+
+    Scores are matched by period, unit and indicator: importing again updates them, never duplicates;
+    empty score cells are skipped. Adjustments already imported (same period, unit, type, points and
+    reason) are not added again. If anything is wrong, every problem is listed with its sheet, row and
+    column, nothing is written, and the exit code is 1."""
+    from engine.services.score_sheets import import_scores
+    language = _language()
+    try:
+        report = import_scores(_runtime(), Path(file).read_bytes(), Path(file).name, SYSTEM)
+    except KaoheError as error:
+        problems = getattr(error, "problems", None)
+        if not problems:
+            _fail(error)
+        click.echo(click.style(error.text(language), fg="red"), err=True)
+        for problem in problems:  # each names its sheet, row and column
+            click.echo(f"  - {problem.message.text(language)}", err=True)
+        sys.exit(1)
+    for line in report.lines(language):
+        click.echo(line)
+
+
+main.add_command(results_command)
 
 if __name__ == "__main__":
     main()

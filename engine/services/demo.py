@@ -68,7 +68,8 @@ def load_demo(rt: Runtime) -> dict[str, int]:
             ensure_person(session, username, display, password_hash=password_hash, unit_code="ORG", roles=roles)
             people += 1
         units = len(branches) + len(PRODUCTION) + len(NON_PRODUCTION) + 2
-    return {"units": units, "people": people, "cases": _start_demo_cases(rt)}
+    from engine.services.demo_scores import load_demo_scores
+    return {"units": units, "people": people, "cases": _start_demo_cases(rt), "scored": load_demo_scores(rt)}
 
 
 def _evaluation_groups(session, root: OrgUnit, password_hash: str) -> int:

@@ -89,12 +89,17 @@ def _unit_order(result: UnitResult):
 def render_table(results: Results, language: str = "zh") -> str:
     """Aligned text for a terminal (Chinese characters count double width)."""
     (unit_head, units), (person_head, people) = _tables(results, language)
+    units, people = _two_places(units), _two_places(people)
     title = f"{results.label} · {results.scheme_code} v{results.scheme_version}"
     parts = [title, tabulate(units, unit_head, tablefmt="simple", missingval="-", disable_numparse=True,
                              floatfmt=".2f")]
     if people:
         parts.append(tabulate(people, person_head, tablefmt="simple", missingval="-", disable_numparse=True))
     return "\n\n".join(parts) + "\n"
+
+
+def _two_places(rows: list[list]) -> list[list]:
+    return [[f"{v:.2f}" if isinstance(v, Decimal) else v for v in row] for row in rows]
 
 
 def _plain(value):

@@ -41,7 +41,8 @@ def test_every_subcommand_has_help(kaohe, subcommand):
 def test_init_then_deploy_then_verify(kaohe):
     init = kaohe("init")
     assert init.returncode == 0, init.stderr
-    assert "task_book: v1" in init.stdout
+    assert "task_book: v1" in init.stdout and "决策表 decision monthly_rewards: v1" in init.stdout
+    assert "scheme party_admin_fusion: v1" in init.stdout
     assert "task_book: v1 未变化" in kaohe("init").stdout  # a second init changes nothing
 
     first = kaohe("deploy", str(DATA / "review.bpmn"), str(DATA / "self_assess.json"))
@@ -50,7 +51,8 @@ def test_init_then_deploy_then_verify(kaohe):
     assert "review: v1 未变化" in again.stdout
 
     verify = kaohe("audit", "verify")
-    assert verify.returncode == 0 and "2 条事件" in verify.stdout  # two deploys: task_book and review
+    # init: task_book, two reward tables and the default scheme; then review
+    assert verify.returncode == 0 and "5 条事件" in verify.stdout
 
 
 def test_a_bad_deploy_exits_non_zero_with_file_element_and_reason(kaohe, tmp_path):
@@ -72,9 +74,9 @@ def test_demo_is_idempotent_and_prints_logins(kaohe):
     assert kaohe("init").returncode == 0
     first, second = kaohe("demo"), kaohe("demo")
     assert first.returncode == 0 and "owner" in first.stdout and "kaohe-demo-2026" in first.stdout
-    started = [line for line in first.stdout.splitlines() if "demo case started" in line]
-    assert len(started) == 1
-    assert first.stdout.replace(started[0] + "\n", "") == second.stdout  # nothing new the second time
+    once = [line for line in first.stdout.splitlines() if "demo case started" in line or "demo scores" in line]
+    assert len(once) == 2  # a demo case and a month of demo scores, the first time only
+    assert [line for line in first.stdout.splitlines() if line not in once] == second.stdout.splitlines()
     with sqlite3.connect(kaohe.database) as db:
         units = dict(db.execute("select category, count(*) from org_unit group by category").fetchall())
         people = db.execute("select count(*) from person").fetchone()[0]

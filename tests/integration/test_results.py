@@ -10,7 +10,7 @@ from engine.errors import NotFound, ValidationFailed
 from engine.models import OrgUnit, PersonRating, PoliticalFinding, ScoreAdjustment
 from engine.services import results
 from engine.services.people import ensure_person
-from tests.support.scoring import MARCH, org, score  # noqa: F401  (org is a fixture)
+from tests.support.scoring import MARCH, score
 
 D = Decimal
 

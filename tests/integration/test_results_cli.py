@@ -9,7 +9,7 @@ import sys
 from openpyxl import load_workbook
 from wcwidth import wcswidth
 
-from tests.support.scoring import MARCH, ROOT, org, score  # noqa: F401  (org is a fixture)
+from tests.support.scoring import MARCH, ROOT, score
 
 
 def kaohe(org, *args, language="zh_CN"):
