@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,19 +15,6 @@ from engine.migrate import upgrade
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 SUBCOMMANDS = ["init", "demo", "serve", "deploy", "run-due", "audit", "audit verify", "create-user"]
-
-
-@pytest.fixture
-def kaohe(tmp_path):
-    """Run the installed `kaohe` command against a fresh SQLite file, as an operator would."""
-    env = {"KAOHE_DATABASE_URL": f"sqlite:///{tmp_path / 'kaohe.db'}", "PATH": "/usr/bin:/bin",
-           "KAOHE_WORKFLOWS_DIR": str(ROOT / "workflows")}
-
-    def run(*args: str, language: str = "zh_CN") -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "web.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                              env=env | {"KAOHE_LANGUAGE": language}, timeout=120)
-    run.database = tmp_path / "kaohe.db"
-    return run
 
 
 @pytest.mark.parametrize("subcommand", SUBCOMMANDS)

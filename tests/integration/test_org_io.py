@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import csv
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -310,17 +308,10 @@ def test_only_process_owners_and_admins_may_import(rt, tmp_path, people):
 
 
 @pytest.fixture
-def kaohe(tmp_path):
-    """The `kaohe` command on a fresh, migrated SQLite file (as tests/integration/test_cli.py runs it)."""
-    upgrade(f"sqlite:///{tmp_path / 'kaohe.db'}")  # only the schema: these tests need no workflows
-    env = {"KAOHE_DATABASE_URL": f"sqlite:///{tmp_path / 'kaohe.db'}", "PATH": "/usr/bin:/bin",
-           "KAOHE_WORKFLOWS_DIR": str(ROOT / "workflows")}
-
-    def run(*args: str, language: str = "zh_CN") -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "web.cli", *args], cwd=ROOT, capture_output=True,
-                              text=True, env=env | {"KAOHE_LANGUAGE": language}, timeout=120, check=False)
-    run.database = tmp_path / "kaohe.db"
-    return run
+def kaohe(kaohe):
+    """The command on a fresh SQLite file with only the schema: these tests need no workflows."""
+    upgrade(f"sqlite:///{kaohe.database}")
+    return kaohe
 
 
 @pytest.mark.parametrize("command", ["org", "org import", "org export", "org template"])

@@ -3,19 +3,17 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 
 from openpyxl import load_workbook
 from wcwidth import wcswidth
 
-from tests.support.scoring import MARCH, ROOT, score
+from tests.support.cli import cli_runner
+from tests.support.scoring import MARCH, score
 
 
-def kaohe(org, *args, language="zh_CN"):
-    env = {"KAOHE_DATABASE_URL": org.settings.database_url, "PATH": "/usr/bin:/bin", "KAOHE_LANGUAGE": language}
-    return subprocess.run([sys.executable, "-m", "web.cli", "results", *args], cwd=ROOT, capture_output=True,
-                          text=True, env=env, timeout=120)
+def kaohe(org, *args):
+    """`kaohe results ARGS` against the test database."""
+    return cli_runner(org.settings.database_url)("results", *args)
 
 
 def test_table_is_aligned_in_a_terminal_with_chinese_text(org):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import re
 import sqlite3
-import subprocess
-import sys
 from datetime import datetime
 from decimal import Decimal
 
@@ -22,7 +20,6 @@ from engine.runtime import SYSTEM
 from engine.services import schemes
 from engine.services.score_sheets import import_scores, write_template
 from engine.services.score_sheets_import import ScoreSheetRejected
-from tests.conftest import ROOT
 
 PERIOD = "2026-03"
 GROUP_SHEETS = ["党务", "经营", "安全", "环境", "服务", "三产"]
@@ -321,19 +318,6 @@ def test_import_queries_do_not_grow_with_the_number_of_rows(rt, org):
     with rt.db.unit_of_work() as session:
         session.add_all([OrgUnit(code=f"P{n:03d}", name=f"车间{n}", category="production") for n in range(40)])
     assert statements_for_import() == few
-
-
-@pytest.fixture
-def kaohe(tmp_path):
-    """The installed command against a fresh SQLite file, as an operator runs it."""
-    env = {"KAOHE_DATABASE_URL": f"sqlite:///{tmp_path / 'kaohe.db'}", "PATH": "/usr/bin:/bin",
-           "KAOHE_WORKFLOWS_DIR": str(ROOT / "workflows")}
-
-    def run(*args: str, language: str = "zh_CN") -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "web.cli", *args], cwd=ROOT, capture_output=True,
-                              text=True, env=env | {"KAOHE_LANGUAGE": language}, timeout=120, check=False)
-    run.database = tmp_path / "kaohe.db"
-    return run
 
 
 def test_cli_template_then_import(kaohe, tmp_path):
