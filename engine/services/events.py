@@ -78,6 +78,6 @@ def deliver_message(rt: Runtime, instance_id: int, actor: Actor, message_name: s
         now = rt.clock.now()
         audit.record(session, at=now, actor=actor.username, action="message", instance_id=instance.id,
                      subject=message_name, data=payload)
-        error = run_engine(workflow)
+        error = run_engine(workflow, rt.clock)
         save(rt, session, instance, workflow, loaded, error=error, actor=actor.username)
         return instance.status

@@ -7,10 +7,12 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
+from engine.bpmn import spiff_clock
 from engine.bpmn.scripting import original_error
 from engine.bpmn.serializer import STATE_SERIALIZER
 from engine.bpmn.timers import next_timer_due
 from engine.models.instance import ACTIVE_STATUSES
+from engine.clock import Clock
 from engine.runtime import Runtime
 from engine.services import audit, rows
 from engine.services.rows import InstanceRecord
@@ -44,8 +46,14 @@ def _engine_work_left(workflow: BpmnWorkflow) -> bool:
     return any(not task.task_spec.manual for task in workflow.get_tasks(state=TaskState.READY))
 
 
-def run_engine(workflow: BpmnWorkflow) -> tuple[str | None, str | None]:
-    """Advance until people or timers are needed. Returns (error element, message) on a failure."""
+def run_engine(workflow: BpmnWorkflow, clock: Clock) -> tuple[str | None, str | None]:
+    """Advance until people or timers are needed, with timers read against `clock`.
+    Returns (error element, message) on a failure."""
+    with spiff_clock.running_on(clock):
+        return _run_engine(workflow)
+
+
+def _run_engine(workflow: BpmnWorkflow) -> tuple[str | None, str | None]:
     try:
         workflow.refresh_timers()
         workflow.do_engine_steps()

@@ -40,7 +40,7 @@ def start(rt: Runtime, process_id: str, actor: Actor, *, data: dict | None = Non
             started_by=actor.username, created_at=now, updated_at=now)
         audit.record(session, at=now, actor=actor.username, action="start", instance_id=instance.id,
                      subject=process_id, detail={"version": version.version}, data=data or {})
-        error = run_engine(workflow)
+        error = run_engine(workflow, rt.clock)
         save(rt, session, instance, workflow, loaded, error=error, actor=actor.username)
         return instance.id
 
@@ -64,7 +64,7 @@ def _change_status(rt: Runtime, instance_id: int, actor: Actor, action: str, all
             instance.completed_at = now
         else:  # resume: let anything that fell due meanwhile happen now
             instance.status = "running"
-            error = run_engine(workflow)
+            error = run_engine(workflow, rt.clock)
             save(rt, session, instance, workflow, loaded, error=error, actor=actor.username)
             audit.record(session, at=now, actor=actor.username, action=action, instance_id=instance.id)
             return instance.status
@@ -102,23 +102,23 @@ def retry(rt: Runtime, instance_id: int, actor: Actor, data_patch: dict | None =
         now = rt.clock.now()
         audit.record(session, at=now, actor=actor.username, action="retry", instance_id=instance.id,
                      subject=instance.error_element, data=data_patch or {})
-        error = run_engine(workflow)
+        error = run_engine(workflow, rt.clock)
         instance.status = "running"
         save(rt, session, instance, workflow, loaded, error=error, actor=actor.username)
         return instance.status
 
 
-def wake(rt: Runtime, instance_id: int, now: datetime | None = None) -> bool:
-    """Fire the instance's due timers. Returns False if nothing was due (already fired elsewhere)."""
+def wake(rt: Runtime, instance_id: int) -> bool:
+    """Fire the instance's timers due by rt.clock. Returns False if nothing was due (fired elsewhere)."""
     with rt.db.unit_of_work() as session:
         instance = lock_instance(session, instance_id)
-        moment = now or rt.clock.now()
+        moment = rt.clock.now()
         if instance.status not in ACTIVE_STATUSES or instance.next_timer_at is None or \
                 instance.next_timer_at > moment:
             return False
         workflow, loaded = load_workflow(rt, session, instance)
         due_at = instance.next_timer_at
-        error = run_engine(workflow)
+        error = run_engine(workflow, rt.clock)
         save(rt, session, instance, workflow, loaded, error=error, actor=SCHEDULER.username)
         audit.record(session, at=moment, actor=SCHEDULER.username, action="timer_fired", instance_id=instance.id,
                      detail={"due_at": due_at.isoformat(), "late_seconds": (moment - due_at).total_seconds()})

@@ -9,7 +9,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
-from engine.bpmn import forms
+from engine.bpmn import forms, spiff_clock
 from engine.errors import Conflict, InvalidState, Message, NotFound, PermissionDenied, ValidationFailed
 from engine.models import HumanTask, Person, TaskCandidate
 from engine.runtime import Actor, Runtime
@@ -154,13 +154,14 @@ def complete(rt: Runtime, task_id: int, actor: Actor, submitted: dict) -> str:
             raise Conflict("任务已不在可处理状态", "the task is no longer ready")
         spiff_task.task_spec.add_data_from_form(spiff_task, submitted) if hasattr(
             spiff_task.task_spec, "add_data_from_form") else spiff_task.data.update(submitted)
-        spiff_task.run()
+        with spiff_clock.running_on(rt.clock):  # a boundary timer may start as the task completes
+            spiff_task.run()
         now = rt.clock.now()
         task.status, task.completed_at, task.completed_by_id = "completed", now, actor.person_id
         task.assignee_id = task.assignee_id or actor.person_id
         rows.write_task(session, task)
         audit.record(session, at=now, actor=actor.username, action="complete", instance_id=instance.id,
                      task_guid=task.task_guid, subject=task.element_id, data=submitted)
-        error = run_engine(workflow)
+        error = run_engine(workflow, rt.clock)
         save(rt, session, instance, workflow, loaded, error=error, actor=actor.username)
         return instance.status
