@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Iterator
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
