@@ -13,7 +13,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser import VALIDATOR
 
-from engine.bpmn import forms
+from engine.bpmn import forms, service_operators
 from engine.bpmn.expressions import expression_problems
 from engine.bpmn.parser import KaoheBpmnParser
 from engine.errors import DeploymentRejected, Problem
@@ -110,6 +110,12 @@ def _scan_bpmn(file: SourceFile, root, refs: dict[str, ProcessRefs], problems: l
                 info.decisions.add(node.text.strip())
             elif tag == "property" and node.get("name") == forms.FORM_PROPERTY and node.get("value"):
                 info.forms.add(node.get("value"))
+            elif tag == "serviceTaskOperator" and node.get("id") not in service_operators.OPERATORS:
+                known = "、".join(sorted(service_operators.OPERATORS)) or "-"
+                problems.append(Problem(file.name, _element_id(node.getparent()),
+                                        f"未知的服务任务操作 {node.get('id')}（可用：{known}）",
+                                        f"unknown service task operator {node.get('id')} (available: {known})",
+                                        node.sourceline))
         refs[process.get("id")] = info
     found_before = len(problems)
     for node in root.iter():

@@ -53,9 +53,12 @@ def _dmn_cell_as_expression(text: str) -> str | None:
 def _sources(root):
     """Yield (node, mode, source) for every expression in a BPMN or DMN document."""
     for node in root.iter():
-        if not isinstance(node.tag, str) or not (node.text and node.text.strip()):
+        if not isinstance(node.tag, str) or not ((node.text and node.text.strip()) or node.get("value")):
             continue
         tag = etree.QName(node).localname
+        if tag == "parameter" and node.get("value"):  # a service task parameter: an expression
+            yield node, "eval", node.get("value")
+            continue
         if tag in _BPMN_EXPRESSIONS and etree.QName(node).namespace != "http://camunda.org/schema/1.0/bpmn":
             yield node, _BPMN_EXPRESSIONS[tag], node.text
         elif tag == "text":

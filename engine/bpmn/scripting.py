@@ -25,6 +25,7 @@ import ast
 import decimal
 import functools
 import inspect
+import json
 import os
 import sys
 import threading
@@ -38,6 +39,7 @@ from RestrictedPython.Guards import full_write_guard, guarded_iter_unpack_sequen
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from engine.bpmn import service_operators
 from engine.bpmn.script_guards import (
     SCRIPT_DECIMAL_CONTEXT, SafeDecimal, guarded_add, guarded_getattr, guarded_inplacevar, guarded_lshift,
     guarded_mod, guarded_mul, guarded_pow, guarded_round, guarded_sum, safe_filter, safe_map, safe_max, safe_min,
@@ -321,7 +323,18 @@ def days_between(start, end) -> int:
 DEFAULT_HELPERS = {"round_half_up": round_half_up, "days_between": days_between}
 
 
+class KaoheScriptEngine(PythonScriptEngine):
+    """The restricted engine, plus service tasks dispatched to kaohe's registered operators."""
+
+    def call_service(self, task, operation_name=None, operation_params=None, **_ignored):
+        params = {name: spec["value"] for name, spec in (operation_params or {}).items()}
+        try:
+            return json.dumps(service_operators.call(operation_name, task, params), default=str)
+        except Exception as err:  # SpiffWorkflow's own handler here refers to an unbound name
+            raise self.create_task_exec_exception(task, operation_name or "", err) from err
+
+
 def make_script_engine(helpers: dict | None = None, time_limit: float = 2.0) -> PythonScriptEngine:
     """A script engine with the safe environment; `helpers` are added to DEFAULT_HELPERS."""
     environment = RestrictedEnvironment({**DEFAULT_HELPERS, **(helpers or {})}, time_limit=time_limit)
-    return PythonScriptEngine(environment=environment)
+    return KaoheScriptEngine(environment=environment)

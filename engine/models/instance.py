@@ -42,11 +42,16 @@ class ProcessInstance(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
+    # Per-unit and per-person work runs in instances of its own, started by a service task of a
+    # parent (e.g. the monthly cycle) and joined when all of them are done (engine/services/children.py).
+    parent_instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
+    spawned_by: Mapped[str | None] = mapped_column(String(128))  # the parent's service task element
 
     process_version: Mapped[ProcessVersion] = relationship(lazy="select")
 
     __mapper_args__ = {"version_id_col": version}
-    __table_args__ = (Index("ix_process_instance_process_status", "process_id", "status"),)
+    __table_args__ = (Index("ix_process_instance_process_status", "process_id", "status"),
+                      Index("ix_process_instance_parent", "parent_instance_id", "spawned_by", "status"))
 
 
 class HumanTask(Base):

@@ -60,24 +60,28 @@ def deliver_message(rt: Runtime, instance_id: int, actor: Actor, message_name: s
     payload = dict(payload or {})
     with rt.db.unit_of_work() as session:
         instance = lock_instance(session, instance_id)
-        if instance.status not in ACTIVE_STATUSES:
-            raise InvalidState(f"实例当前状态为「{instance.status}」，不能接收消息",
-                               f"the instance is {instance.status} and cannot receive messages")
-        workflow, loaded = load_workflow(rt, session, instance)
-        definition = _waiting_definition(workflow, message_name)
-        if definition is None:
-            raise InvalidState(f"实例没有在等待消息「{message_name}」",
-                               f"the instance is not waiting for message '{message_name}'")
-        event = BpmnEvent(definition, payload, _correlations(workflow, definition, payload))
-        try:
-            workflow.send_event(event)
-        except WorkflowException as exc:  # waiting, but for another conversation (correlation keys differ)
-            raise InvalidState(f"消息「{message_name}」与实例等待的会话不符",
-                               f"message '{message_name}' does not belong to the conversation the instance "
-                               "waits in") from exc
-        now = rt.clock.now()
-        audit.record(session, at=now, actor=actor.username, action="message", instance_id=instance.id,
-                     subject=message_name, data=payload)
-        error = run_engine(workflow, rt.clock)
-        save(rt, session, instance, workflow, loaded, error=error, actor=actor.username)
-        return instance.status
+        return deliver_in_session(rt, session, instance, message_name, payload, actor.username)
+
+
+def deliver_in_session(rt: Runtime, session, instance, message_name: str, payload: dict, actor: str) -> str:
+    """Deliver within the caller's unit of work, to an instance the caller has locked."""
+    if instance.status not in ACTIVE_STATUSES:
+        raise InvalidState(f"实例当前状态为「{instance.status}」，不能接收消息",
+                           f"the instance is {instance.status} and cannot receive messages")
+    workflow, loaded = load_workflow(rt, session, instance)
+    definition = _waiting_definition(workflow, message_name)
+    if definition is None:
+        raise InvalidState(f"实例没有在等待消息「{message_name}」",
+                           f"the instance is not waiting for message '{message_name}'")
+    event = BpmnEvent(definition, payload, _correlations(workflow, definition, payload))
+    try:
+        workflow.send_event(event)
+    except WorkflowException as exc:  # waiting, but for another conversation (correlation keys differ)
+        raise InvalidState(f"消息「{message_name}」与实例等待的会话不符",
+                           f"message '{message_name}' does not belong to the conversation the instance "
+                           "waits in") from exc
+    audit.record(session, at=rt.clock.now(), actor=actor, action="message", instance_id=instance.id,
+                 subject=message_name, data=payload)
+    error = run_engine(workflow, rt.clock, spawn=(rt, session, instance))
+    save(rt, session, instance, workflow, loaded, error=error, actor=actor)
+    return instance.status

@@ -46,10 +46,13 @@ def _engine_work_left(workflow: BpmnWorkflow) -> bool:
     return any(not task.task_spec.manual for task in workflow.get_tasks(state=TaskState.READY))
 
 
-def run_engine(workflow: BpmnWorkflow, clock: Clock) -> tuple[str | None, str | None]:
+def run_engine(workflow: BpmnWorkflow, clock: Clock, spawn=None) -> tuple[str | None, str | None]:
     """Advance until people or timers are needed, with timers read against `clock`.
-    Returns (error element, message) on a failure."""
-    with spiff_clock.running_on(clock):
+
+    `spawn` is (runtime, session, instance record): what a service task starting child instances
+    needs. Returns (error element, message) on a failure."""
+    from engine.services import children  # registers the kaohe/* service operators
+    with spiff_clock.running_on(clock), children.spawning_from(spawn):
         return _run_engine(workflow)
 
 
@@ -112,3 +115,5 @@ def save(rt: Runtime, session: Session, instance: InstanceRecord, workflow: Bpmn
                      subject=error_element, detail={"message": error_message})
     if instance.status == "completed" and previous_status != "completed":
         audit.record(session, at=now, actor=actor, action="complete_instance", instance_id=instance.id)
+    from engine.services import children
+    children.after_save(rt, session, instance, previous_status)

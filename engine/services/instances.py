@@ -29,20 +29,32 @@ def start(rt: Runtime, process_id: str, actor: Actor, *, data: dict | None = Non
         raise PermissionDenied("只有流程负责人可以发起流程", "only process owners may start processes")
     with rt.db.unit_of_work() as session:
         version = latest_version(session, process_id)
-        loaded = rt.specs.get(session, version.id)
-        workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=rt.script_engine)
-        # Seed data on the root task: workflow.data is only filled when the workflow ends (primer §3).
-        workflow.get_next_task(state=TaskState.READY).data.update(data or {})
-        now = rt.clock.now()
-        instance = rows.insert_new(
-            session, process_version_id=version.id, process_id=process_id, title=title or version.name,
-            business_key=business_key, status="running", state="{}", serializer_version=STATE_SERIALIZER.version,
-            started_by=actor.username, created_at=now, updated_at=now)
-        audit.record(session, at=now, actor=actor.username, action="start", instance_id=instance.id,
-                     subject=process_id, detail={"version": version.version}, data=data or {})
-        error = run_engine(workflow, rt.clock)
-        save(rt, session, instance, workflow, loaded, error=error, actor=actor.username)
-        return instance.id
+        return start_in_session(rt, session, version, actor.username, data=data, title=title,
+                                business_key=business_key).id
+
+
+def start_in_session(rt: Runtime, session, version, started_by: str, *, data: dict | None = None,
+                     title: str | None = None, business_key: str | None = None,
+                     parent: tuple[int, str] | None = None) -> InstanceRecord:
+    """Create and run an instance of `version` in the caller's unit of work.
+
+    `parent` is (parent instance id, spawning element) for per-unit / per-person children."""
+    loaded = rt.specs.get(session, version.id)
+    workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=rt.script_engine)
+    # Seed data on the root task: workflow.data is only filled when the workflow ends (primer §3).
+    workflow.get_next_task(state=TaskState.READY).data.update(data or {})
+    now = rt.clock.now()
+    instance = rows.insert_new(
+        session, process_version_id=version.id, process_id=version.process_id, title=title or version.name,
+        business_key=business_key, status="running", state="{}", serializer_version=STATE_SERIALIZER.version,
+        started_by=started_by, created_at=now, updated_at=now,
+        parent_instance_id=parent[0] if parent else None, spawned_by=parent[1] if parent else None)
+    audit.record(session, at=now, actor=started_by, action="start", instance_id=instance.id,
+                 subject=version.process_id, detail={"version": version.version, **({"parent": parent} if parent else {})},
+                 data=data or {})
+    error = run_engine(workflow, rt.clock, spawn=(rt, session, instance))
+    save(rt, session, instance, workflow, loaded, error=error, actor=started_by)
+    return instance
 
 
 def _change_status(rt: Runtime, instance_id: int, actor: Actor, action: str, allowed_from: tuple[str, ...],
@@ -64,7 +76,7 @@ def _change_status(rt: Runtime, instance_id: int, actor: Actor, action: str, all
             instance.completed_at = now
         else:  # resume: let anything that fell due meanwhile happen now
             instance.status = "running"
-            error = run_engine(workflow, rt.clock)
+            error = run_engine(workflow, rt.clock, spawn=(rt, session, instance))
             save(rt, session, instance, workflow, loaded, error=error, actor=actor.username)
             audit.record(session, at=now, actor=actor.username, action=action, instance_id=instance.id)
             return instance.status
@@ -102,7 +114,7 @@ def retry(rt: Runtime, instance_id: int, actor: Actor, data_patch: dict | None =
         now = rt.clock.now()
         audit.record(session, at=now, actor=actor.username, action="retry", instance_id=instance.id,
                      subject=instance.error_element, data=data_patch or {})
-        error = run_engine(workflow, rt.clock)
+        error = run_engine(workflow, rt.clock, spawn=(rt, session, instance))
         instance.status = "running"
         save(rt, session, instance, workflow, loaded, error=error, actor=actor.username)
         return instance.status
@@ -118,7 +130,7 @@ def wake(rt: Runtime, instance_id: int) -> bool:
             return False
         workflow, loaded = load_workflow(rt, session, instance)
         due_at = instance.next_timer_at
-        error = run_engine(workflow, rt.clock)
+        error = run_engine(workflow, rt.clock, spawn=(rt, session, instance))
         save(rt, session, instance, workflow, loaded, error=error, actor=SCHEDULER.username)
         audit.record(session, at=moment, actor=SCHEDULER.username, action="timer_fired", instance_id=instance.id,
                      detail={"due_at": due_at.isoformat(), "late_seconds": (moment - due_at).total_seconds()})

@@ -42,6 +42,8 @@ class InstanceRecord:
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    parent_instance_id: int | None
+    spawned_by: str | None
 
 
 _COLUMNS = [getattr(ProcessInstance, f.name) for f in fields(InstanceRecord)]

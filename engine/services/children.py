@@ -1,0 +1,124 @@
+"""Per-unit and per-person work in instances of their own, started and joined by a parent.
+
+A monthly cycle must not hold 4,000 units' tasks in one instance (its state, and the cost of
+every step, would grow with the organisation; SpiffArena's users hit exactly that wall). So the
+parent starts one child instance per item with a service task, and waits for them:
+
+    <bpmn:serviceTask id="plan_units" name="下发各单位任务书">
+      <bpmn:extensionElements>
+        <spiffworkflow:serviceTaskOperator id="kaohe/start_instances" resultVariable="plan_units_started">
+          <spiffworkflow:parameters>
+            <spiffworkflow:parameter id="process" type="str" value="'task_book'"/>
+            <spiffworkflow:parameter id="items" type="list" value="units"/>
+            <spiffworkflow:parameter id="item_variable" type="str" value="'unit_code'"/>
+          </spiffworkflow:parameters>
+        </spiffworkflow:serviceTaskOperator>
+      </bpmn:extensionElements>
+    </bpmn:serviceTask>
+    ... then an intermediate message catch event whose message is named "plan_units_done".
+
+Each child gets the parent's `data` parameter (optional dict) plus `item_variable = item`. When the
+last child started by that service task completes (or is terminated), the parent receives the
+message `<service task id>_done` with {"completed": n, "terminated": m}; only counts travel, so
+the parent's state stays the same size whatever the organisation. With no items, no child is
+started and the result says {"started": 0}: route around the wait with a gateway.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from engine.bpmn import service_operators
+from engine.models import ProcessInstance
+from engine.models.instance import ACTIVE_STATUSES
+from engine.services.rows import InstanceRecord, execute
+
+MAX_CHILDREN = 200_000
+FINISHED = ("completed", "terminated")
+_SPAWN: ContextVar[tuple | None] = ContextVar("kaohe_spawn", default=None)
+
+
+@contextmanager
+def spawning_from(spawn: tuple | None) -> Iterator[None]:
+    """While the engine runs for an instance, service tasks know (runtime, session, instance)."""
+    token = _SPAWN.set(spawn)
+    try:
+        yield
+    finally:
+        _SPAWN.reset(token)
+
+
+class ChildStartError(ValueError):
+    pass
+
+
+@service_operators.register("kaohe/start_instances")
+def start_instances(task, params: dict) -> dict:
+    from engine.services.deploy import latest_version
+    from engine.services.instances import start_in_session
+    spawn = _SPAWN.get()
+    if spawn is None:
+        raise ChildStartError("只能在 kaohe 服务中启动子流程 / child instances start only inside kaohe's services")
+    rt, session, parent = spawn
+    items, process_id = params.get("items"), params.get("process")
+    if not isinstance(process_id, str) or not isinstance(items, (list, tuple)):
+        raise ChildStartError("参数 process 须为流程编码，items 须为列表 / "
+                              "parameter process must be a process id and items a list")
+    if len(items) > MAX_CHILDREN:
+        raise ChildStartError(f"子流程数量超过上限 {MAX_CHILDREN} / more than {MAX_CHILDREN} child instances")
+    base = params.get("data") or {}
+    variable = params.get("item_variable") or "item"
+    element = task.task_spec.bpmn_id or task.task_spec.name
+    version = latest_version(session, process_id)
+    for item in items:
+        start_in_session(rt, session, version, parent.started_by, data={**base, variable: item},
+                         title=f"{version.name} · {item}" if isinstance(item, (str, int)) else None,
+                         business_key=f"{parent.business_key or parent.id}:{item}" if isinstance(item, (str, int))
+                         else None, parent=(parent.id, element))
+    if items:
+        session.info.setdefault("joins_to_check", set()).add((parent.id, element))
+    return {"started": len(items)}
+
+
+def _finished_counts(session: Session, parent_id: int, element: str) -> tuple[int, int, int]:
+    """(still open, completed, terminated) children of one spawning element."""
+    open_, completed, terminated = execute(session, select(
+        func.sum(case((ProcessInstance.status.in_(FINISHED), 0), else_=1)),
+        func.sum(case((ProcessInstance.status == "completed", 1), else_=0)),
+        func.sum(case((ProcessInstance.status == "terminated", 1), else_=0)))
+        .where(ProcessInstance.parent_instance_id == parent_id, ProcessInstance.spawned_by == element)).one()
+    return int(open_ or 0), int(completed or 0), int(terminated or 0)
+
+
+def _join(rt, session: Session, parent_id: int, element: str) -> InstanceRecord | None:
+    """If every child of (parent, element) has finished, tell the parent; returns it if told."""
+    from engine.services.events import deliver_in_session
+    from engine.services.execution import lock_instance
+    parent = lock_instance(session, parent_id)  # serialises siblings finishing at the same moment
+    still_open, completed, terminated = _finished_counts(session, parent_id, element)
+    if still_open or parent.status not in ACTIVE_STATUSES:
+        return None
+    deliver_in_session(rt, session, parent, f"{element}_done", {"completed": completed, "terminated": terminated},
+                       "system")
+    return parent
+
+
+def after_save(rt, session: Session, instance: InstanceRecord, previous_status: str) -> None:
+    """Called by execution.save: join a finished child, and joins its own spawning left pending."""
+    spawn = _SPAWN.get()
+    spawning_parent = spawn[2].id if spawn else None
+    if (instance.parent_instance_id and instance.status in FINISHED and previous_status not in FINISHED
+            and instance.parent_instance_id != spawning_parent):
+        _join(rt, session, instance.parent_instance_id, instance.spawned_by)
+    pending = session.info.get("joins_to_check", set())
+    for parent_id, element in sorted(p for p in pending if p[0] == instance.id):
+        pending.discard((parent_id, element))
+        # Children that finished while the parent was still starting them could not tell it
+        # then (its state was not saved yet); now it is.
+        told = _join(rt, session, parent_id, element)
+        if told is not None:  # the caller's record of this instance must follow what was saved
+            instance.__dict__.update(told.__dict__)
