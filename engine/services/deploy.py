@@ -12,7 +12,7 @@ from engine.errors import DeploymentRejected, NotFound, PermissionDenied, Proble
 from engine.models import DecisionVersion, DefinitionFile, ProcessVersion, ProcessVersionFile
 from engine.runtime import Actor, Runtime
 from engine.services import audit
-from engine.services import children  # noqa: F401  (registers the service task operators deploy checks)
+from engine.services import operators  # noqa: F401  (registers the service task operators deploy checks)
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ def run_engine(workflow: BpmnWorkflow, clock: Clock, spawn=None) -> tuple[str | 
 
     `spawn` is (runtime, session, instance record): what a service task starting child instances
     needs. Returns (error element, message) on a failure."""
-    from engine.services import children  # registers the kaohe/* service operators
+    from engine.services import children, operators  # noqa: F401  (operators registers every kaohe/* operator)
     with spiff_clock.running_on(clock), children.spawning_from(spawn):
         return _run_engine(workflow)
 

@@ -1,0 +1,5 @@
+"""Every service task operator kaohe offers, registered by importing its module here.
+
+Deploy checks a diagram's operators against this registry and the engine calls them, so both
+import this module; an operator module registers itself with engine.bpmn.service_operators."""
+from engine.services import children  # noqa: F401  kaohe/start_instances
