@@ -5,6 +5,6 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from web.blueprints import auth, inbox, instances, task
-    for module in (auth, inbox, task, instances):
+    from web.blueprints import auth, inbox, instances, scores, task
+    for module in (auth, inbox, task, instances, scores):
         app.register_blueprint(module.bp)
