@@ -320,7 +320,19 @@ def days_between(start, end) -> int:
     return (_as_date(end) - _as_date(start)).days
 
 
-DEFAULT_HELPERS = {"round_half_up": round_half_up, "days_between": days_between}
+def _propose_assignment(homes, units):
+    from engine.inspection import propose_assignment  # domain rule; errors reach the instance as usual
+    return propose_assignment(homes, units)
+
+
+def _assignment_problems(assignment, homes, units):
+    from engine.inspection import assignment_problems
+    return assignment_problems(assignment, homes, units)
+
+
+DEFAULT_HELPERS = {"round_half_up": round_half_up, "days_between": days_between,
+                   # cross-inspection rounds: no group inspects its own unit, loads balanced
+                   "propose_assignment": _propose_assignment, "assignment_problems": _assignment_problems}
 
 
 class KaoheScriptEngine(PythonScriptEngine):

@@ -152,8 +152,10 @@ def complete(rt: Runtime, task_id: int, actor: Actor, submitted: dict) -> str:
         spiff_task = workflow.get_task_from_id(UUID(task.task_guid))
         if spiff_task.state != TaskState.READY or not spiff_task.task_spec.manual:
             raise Conflict("任务已不在可处理状态", "the task is no longer ready")
-        spiff_task.task_spec.add_data_from_form(spiff_task, submitted) if hasattr(
-            spiff_task.task_spec, "add_data_from_form") else spiff_task.data.update(submitted)
+        # A submitted field replaces what was there. (SpiffWorkflow's add_data_from_form deep-merges,
+        # so a list the person shortened would keep its removed items.)
+        variable = getattr(spiff_task.task_spec, "variable", None)
+        spiff_task.data.update({variable: submitted} if variable else submitted)
         with spiff_clock.running_on(rt.clock):  # a boundary timer may start as the task completes
             spiff_task.run()
         now = rt.clock.now()

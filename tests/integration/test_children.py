@@ -133,3 +133,38 @@ def test_an_unknown_service_operator_is_refused_at_deploy(rt, people):
         deploy.deploy(rt, [SourceFile("cycle.bpmn", broken)], people.owner)
     [problem] = caught.value.problems
     assert problem.element == "plan_units" and "http/post" in problem.en and "kaohe/start_instances" in problem.en
+
+
+ROUND = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d4" targetNamespace="t">
+  <bpmn:process id="round" name="检查分工" isExecutable="true">
+    <bpmn:startEvent id="s"/>
+    <bpmn:sequenceFlow id="g1" sourceRef="s" targetRef="propose"/>
+    <bpmn:scriptTask id="propose" name="建议分工"><bpmn:script>assignment = propose_assignment(homes, units)</bpmn:script></bpmn:scriptTask>
+    <bpmn:sequenceFlow id="g2" sourceRef="propose" targetRef="edit"/>
+    <bpmn:userTask id="edit" name="调整分工"/>
+    <bpmn:sequenceFlow id="g3" sourceRef="edit" targetRef="check"/>
+    <bpmn:scriptTask id="check" name="检查分工"><bpmn:script>problems = assignment_problems(assignment, homes, units)</bpmn:script></bpmn:scriptTask>
+    <bpmn:sequenceFlow id="g4" sourceRef="check" targetRef="ok"/>
+    <bpmn:exclusiveGateway id="ok" default="g_back"/>
+    <bpmn:sequenceFlow id="g_fine" sourceRef="ok" targetRef="e"><bpmn:conditionExpression>not problems</bpmn:conditionExpression></bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="g_back" sourceRef="ok" targetRef="edit"/>
+    <bpmn:endEvent id="e"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_diagram_proposes_an_assignment_and_sends_a_bad_edit_back(rt, people):
+    deploy.deploy(rt, [SourceFile("round.bpmn", ROUND)], people.owner)
+    instance = instances.start(rt, "round", people.owner,
+                               data={"homes": {"A": ["A"], "B": ["B"]}, "units": ["A", "B", "C", "D"]})
+    [edit] = tasks.inbox(rt, people.owner)
+    proposal = tasks.get(rt, edit.id, people.owner).data["assignment"]
+    assert "A" not in proposal["A"] and "B" not in proposal["B"]
+    tasks.complete(rt, edit.id, people.owner, {"assignment": {"A": ["A", "C"], "B": ["B", "D"]}})
+    [again] = tasks.inbox(rt, people.owner)  # refused: back to the organiser with the reasons
+    problems = tasks.get(rt, again.id, people.owner).data["problems"]
+    assert any("不能检查本单位" in p for p in problems)
+    assert tasks.complete(rt, again.id, people.owner, {"assignment": {"A": ["B", "C"], "B": ["A", "D"]}}) == \
+        "completed"
+    assert record(rt, instance).status == "completed"
