@@ -125,8 +125,9 @@ def wake(rt: Runtime, instance_id: int) -> bool:
     with rt.db.unit_of_work() as session:
         instance = lock_instance(session, instance_id)
         moment = rt.clock.now()
+        # SpiffWorkflow fires a timer once its time has passed (due < now), not at the very moment.
         if instance.status not in ACTIVE_STATUSES or instance.next_timer_at is None or \
-                instance.next_timer_at > moment:
+                instance.next_timer_at >= moment:
             return False
         workflow, loaded = load_workflow(rt, session, instance)
         due_at = instance.next_timer_at
@@ -140,7 +141,7 @@ def wake(rt: Runtime, instance_id: int) -> bool:
 def due_instance_ids(rt: Runtime, now: datetime | None = None) -> list[int]:
     with rt.db.reading() as session:
         return list(session.scalars(select(ProcessInstance.id).where(
-            ProcessInstance.next_timer_at <= (now or rt.clock.now()),
+            ProcessInstance.next_timer_at < (now or rt.clock.now()),
             ProcessInstance.status.in_(ACTIVE_STATUSES)).order_by(ProcessInstance.next_timer_at)))
 
 

@@ -3,3 +3,4 @@
 Deploy checks a diagram's operators against this registry and the engine calls them, so both
 import this module; an operator module registers itself with engine.bpmn.service_operators."""
 from engine.services import children  # noqa: F401  kaohe/start_instances
+from engine.services import adjustment_operator  # noqa: F401  kaohe/record_adjustment, kaohe/calendar_day

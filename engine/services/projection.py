@@ -27,7 +27,8 @@ def _candidates(session: Session, lane: str | None, data: dict, instance: Instan
     owners = (data.get("lane_owners") or {}).get(lane or "") if isinstance(data.get("lane_owners"), dict) else None
     if owners:
         ids = session.scalars(select(Person.id).where(Person.username.in_(list(owners)))).all()
-        return [_candidate(person_id=pid) for pid in ids]
+        # Names nobody has: never leave a task no one can take; the office sorts it out.
+        return [_candidate(person_id=pid) for pid in ids] or [_candidate(role="process_owner")]
     if lane is None:
         if started_by is not None:
             return [_candidate(person_id=started_by)]

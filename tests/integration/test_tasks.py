@@ -109,3 +109,10 @@ def test_delegate_to_a_named_person_is_recorded(rt, people, started):
     assert '"to":"bob"' in delegated.detail and delegated.actor == "alice"
     with pytest.raises(ValidationFailed):
         tasks.delegate(rt, only_task(rt, people.head).id, people.head, "nobody")
+
+
+def test_lane_owners_naming_nobody_fall_back_to_the_performance_office(rt, people):
+    deploy.deploy(rt, review_bundle(), people.owner)
+    instances.start(rt, "review", people.owner, data={"weight": 1, "lane_owners": {"员工": ["ghost"]}})
+    assert [t.name for t in tasks.inbox(rt, people.owner)] == ["填写自评"]
+    assert tasks.inbox(rt, people.alice) == []
