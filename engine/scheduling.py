@@ -1,4 +1,5 @@
-"""Timer wake-ups with APScheduler: exactly one date job per waiting instance, no polling.
+"""Timer wake-ups and the calendar with APScheduler: one date job per waiting instance and one
+for the next calendar firing, no polling.
 
 The database column process_instance.next_timer_at is the truth; jobs are rebuilt from it
 at start and replaced after every commit that changes it.
@@ -29,6 +30,9 @@ class TimerScheduler:
         self.rt.db.after_commit_hooks.append(self._after_commit)
         self.scheduler.start()
         self.rebuild()
+        # Catch up the calendar (meetings missed while down), then wait for the next firing.
+        self.scheduler.add_job(self._run_calendar, id="calendar", replace_existing=True,
+                               misfire_grace_time=None, coalesce=True)
 
     def shutdown(self) -> None:
         if self._after_commit in self.rt.db.after_commit_hooks:
@@ -51,6 +55,18 @@ class TimerScheduler:
             return
         self.scheduler.add_job(self._wake, "date", run_date=due + WAKE_MARGIN, args=[instance_id], id=job_id,
                                replace_existing=True, misfire_grace_time=None, coalesce=True)
+
+    def _run_calendar(self) -> None:
+        from engine.calendar import next_firings, parse_time_of_day
+        from engine.services.calendar_jobs import run_calendar
+        try:
+            run_calendar(self.rt)
+        except Exception:  # retried at the next arming; never kill the scheduler thread
+            log.exception("calendar run failed")
+        settings = self.rt.settings
+        [upcoming] = next_firings(self.rt.clock.now(), settings.timezone, 1, parse_time_of_day(settings.calendar_time))
+        self.scheduler.add_job(self._run_calendar, "date", run_date=upcoming.scheduled_for + WAKE_MARGIN,
+                               id="calendar", replace_existing=True, misfire_grace_time=None, coalesce=True)
 
     def _after_commit(self, session) -> None:
         for instance_id, due in session.info.pop("timer_changes", {}).items():

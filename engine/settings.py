@@ -23,6 +23,8 @@ class Settings:
     # "embedded": the web process runs the scheduler; "external": `kaohe scheduler` does.
     scheduler_mode: str = "embedded"
     debug: bool = False
+    # Time of day (local, HH:MM) at which calendar meetings and checks fire.
+    calendar_time: str = "09:00"
 
     @classmethod
     def from_env(cls, environ=None) -> "Settings":
@@ -37,4 +39,5 @@ class Settings:
             script_time_limit=float(env.get("KAOHE_SCRIPT_TIME_LIMIT", defaults.script_time_limit)),
             scheduler_mode=env.get("KAOHE_SCHEDULER", defaults.scheduler_mode),
             debug=env.get("KAOHE_DEBUG", "") in ("1", "true", "yes"),
+            calendar_time=env.get("KAOHE_CALENDAR_TIME", defaults.calendar_time),
         )

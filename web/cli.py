@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from engine.clock import FixedClock, as_utc
+from engine.clock import SYSTEM_CLOCK, FixedClock, as_utc
 from engine.errors import DeploymentRejected, KaoheError
 from engine.runtime import SYSTEM, Runtime
 from engine.settings import Settings
@@ -129,12 +129,37 @@ def serve(host: str, port: int) -> None:
 @main.command("run-due")
 @click.option("--now", "now_text", help="Run what is due up to this moment (ISO 8601; default: now).")
 def run_due(now_text: str | None) -> None:
-    """Fire every timer that is due, once, and report how many."""
+    """Fire every timer and calendar meeting that is due, each exactly once."""
     from engine.services import instances
+    from engine.services.calendar_jobs import run_calendar
     clock = FixedClock(as_utc(datetime.fromisoformat(now_text))) if now_text else None
     rt = _runtime(clock)
+    outcomes = run_calendar(rt)
+    for outcome in outcomes:
+        click.echo(f"{outcome.firing.scheduled_for.isoformat()} {outcome.firing.job}: {outcome.status}")
     fired = sum(instances.wake(rt, instance_id) for instance_id in instances.due_instance_ids(rt))
     click.echo(f"已触发 fired: {fired}")
+
+
+@main.group()
+def schedule() -> None:
+    """The evaluation calendar (the 30th, the 15th, 旬 checks, quarter ends)."""
+
+
+@schedule.command("list")
+@click.option("--count", default=12, show_default=True, type=int)
+@click.option("--from", "from_text", help="List firings after this moment (ISO 8601; default: now).")
+def schedule_list(count: int, from_text: str | None) -> None:
+    """The next firings in KAOHE_TIMEZONE, at KAOHE_CALENDAR_TIME."""
+    from zoneinfo import ZoneInfo
+
+    from engine.calendar import JOBS, next_firings, parse_time_of_day
+    settings = Settings.from_env()
+    start = as_utc(datetime.fromisoformat(from_text)) if from_text else SYSTEM_CLOCK.now()
+    zone = ZoneInfo(settings.timezone)
+    for firing in next_firings(start, settings.timezone, count, parse_time_of_day(settings.calendar_time)):
+        zh, en = JOBS[firing.job]
+        click.echo(f"{firing.scheduled_for.astimezone(zone):%Y-%m-%d %H:%M}  {zh}  {en}")
 
 
 @main.group()
