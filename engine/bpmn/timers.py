@@ -42,3 +42,23 @@ def waiting_timers(workflow: BpmnWorkflow) -> list[tuple[str, datetime]]:
         if moment is not None:
             result.append((task.task_spec.bpmn_id or task.task_spec.name, moment))
     return sorted(result, key=lambda item: item[1])
+
+
+def deadline_of(task) -> datetime | None:
+    """A person's task is due when the first timer watching it falls due: a boundary timer on the
+    task itself, or on an enclosing subprocess (escalation timers are drawn both ways)."""
+    from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+    due = []
+    node = task
+    while node is not None:
+        parent = node.parent
+        if parent is not None and isinstance(parent.task_spec, BoundaryEventSplit):
+            for sibling in parent.children:
+                if sibling is not node and sibling.state == TaskState.WAITING:
+                    moment = _due_from_event_value(sibling.internal_data.get("event_value"))
+                    if moment is not None:
+                        due.append(moment)
+        workflow = node.workflow
+        parent_task_id = getattr(workflow, "parent_task_id", None)
+        node = workflow.top_workflow.get_task_from_id(parent_task_id) if parent_task_id else None
+    return min(due, default=None)

@@ -71,3 +71,11 @@ def test_run_due_now_fires_what_was_due_by_then(rt, people):
     assert names(rt, people.owner) == ["催办", "报送材料"]
     with rt.db.reading() as session:
         assert session.get(ProcessInstance, instance_id).next_timer_at is None
+
+
+def test_a_task_shows_its_due_time_from_the_timer_watching_it(rt, people):
+    day0 = travelling(rt, START)
+    deploy.deploy(day0, [SourceFile("deadline.bpmn", DEADLINE_PROCESS)], people.owner)
+    instances.start(day0, "deadline", people.owner)
+    [task] = tasks.inbox(day0, people.owner)
+    assert task.due_at == START + timedelta(days=3)
