@@ -39,10 +39,20 @@ class TimerScheduler:
             self.rt.db.after_commit_hooks.remove(self._after_commit)
         self.scheduler.shutdown(wait=False)
 
-    def rebuild(self) -> int:
+    def watch_database(self, interval: float = 2.0) -> None:
+        """For a scheduler in its own process (`kaohe scheduler`): web workers' commits do not reach
+        its after-commit hook, so every `interval` seconds it picks up the timers falling due within
+        the next two intervals (an index range on next_timer_at, not a scan of all instances)."""
+        self.scheduler.add_job(lambda: self.rebuild(within=timedelta(seconds=2 * interval)), "interval",
+                               seconds=interval, id="watch", replace_existing=True, coalesce=True)
+
+    def rebuild(self, within: timedelta | None = None) -> int:
+        query = select(ProcessInstance.id, ProcessInstance.next_timer_at).where(
+            ProcessInstance.next_timer_at.is_not(None), ProcessInstance.status.in_(ACTIVE_STATUSES))
+        if within is not None:
+            query = query.where(ProcessInstance.next_timer_at < self.rt.clock.now() + within)
         with self.rt.db.reading() as session:
-            rows = session.execute(select(ProcessInstance.id, ProcessInstance.next_timer_at).where(
-                ProcessInstance.next_timer_at.is_not(None), ProcessInstance.status.in_(ACTIVE_STATUSES))).all()
+            rows = session.execute(query).all()
         for instance_id, due in rows:
             self.schedule(instance_id, due)
         return len(rows)

@@ -126,6 +126,29 @@ def serve(host: str, port: int) -> None:
     app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
 
 
+@main.command("scheduler")
+@click.option("--poll", default=2.0, show_default=True, type=float,
+              help="Seconds between looks for timers set by web workers.")
+def scheduler(poll: float) -> None:
+    """Run the timers and the calendar alone (with KAOHE_SCHEDULER=external on the web workers)."""
+    import signal
+    import threading
+
+    from engine.scheduling import TimerScheduler
+    rt = _runtime()
+    timers = TimerScheduler(rt)
+    timers.start()
+    timers.watch_database(poll)
+    click.echo(f"kaohe 调度器运行中 scheduler running ({len(timers.scheduler.get_jobs())} jobs)")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    timers.shutdown()
+
+
 @main.command("run-due")
 @click.option("--now", "now_text", help="Run what is due up to this moment (ISO 8601; default: now).")
 def run_due(now_text: str | None) -> None:

@@ -15,7 +15,7 @@ from engine.migrate import upgrade
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 SUBCOMMANDS = ["init", "demo", "serve", "deploy", "run-due", "audit", "audit verify", "create-user", "schedule",
-               "schedule list", "scheme", "scheme import", "results"]
+               "schedule list", "scheme", "scheme import", "results", "scheduler"]
 
 
 @pytest.mark.parametrize("subcommand", SUBCOMMANDS)
