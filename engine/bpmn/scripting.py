@@ -330,7 +330,13 @@ def _assignment_problems(assignment, homes, units):
     return assignment_problems(assignment, homes, units)
 
 
+def _diagnosis_total(scores):
+    from engine.scoring.excellence import diagnosis_for_task_data  # GB/T 19580 diagnosis as plain JSON values
+    return diagnosis_for_task_data(scores)
+
+
 DEFAULT_HELPERS = {"round_half_up": round_half_up, "days_between": days_between,
+                   "diagnosis_total": _diagnosis_total,
                    # cross-inspection rounds: no group inspects its own unit, loads balanced
                    "propose_assignment": _propose_assignment, "assignment_problems": _assignment_problems}
 

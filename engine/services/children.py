@@ -33,8 +33,10 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from engine.bpmn import service_operators
+from engine.errors import InvalidState
 from engine.models import ProcessInstance
 from engine.models.instance import ACTIVE_STATUSES
+from engine.services import audit
 from engine.services.rows import InstanceRecord, execute
 
 MAX_CHILDREN = 200_000
@@ -102,8 +104,16 @@ def _join(rt, session: Session, parent_id: int, element: str) -> InstanceRecord 
     still_open, completed, terminated = _finished_counts(session, parent_id, element)
     if still_open or parent.status not in ACTIVE_STATUSES:
         return None
-    deliver_in_session(rt, session, parent, f"{element}_done", {"completed": completed, "terminated": terminated},
-                       "system")
+    message = f"{element}_done"
+    try:
+        deliver_in_session(rt, session, parent, message, {"completed": completed, "terminated": terminated},
+                           "system")
+    except InvalidState:
+        # The parent does not wait for its children (e.g. a round that only tracks its rectifications):
+        # the last child still completes; the trail says nobody was listening.
+        audit.record(session, at=rt.clock.now(), actor="system", action="children_done", instance_id=parent_id,
+                     subject=message, detail={"completed": completed, "terminated": terminated, "heard": False})
+        return None
     return parent
 
 

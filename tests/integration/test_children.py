@@ -168,3 +168,19 @@ def test_a_diagram_proposes_an_assignment_and_sends_a_bad_edit_back(rt, people):
     assert tasks.complete(rt, again.id, people.owner, {"assignment": {"A": ["B", "C"], "B": ["A", "D"]}}) == \
         "completed"
     assert record(rt, instance).status == "completed"
+
+
+FIRE_AND_FORGET = PARENT.replace('''    <bpmn:intermediateCatchEvent id="all_done" name="各单位完成">
+      <bpmn:messageEventDefinition messageRef="m_done"/>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:sequenceFlow id="f3" sourceRef="all_done" targetRef="summary"/>''', '''    <bpmn:task id="all_done" name="不等待"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="all_done" targetRef="summary"/>''')
+
+
+def test_children_of_a_parent_that_does_not_wait_still_complete(rt, people):
+    deploy.deploy(rt, [SourceFile("unit_work.bpmn", UNIT_WORK), SourceFile("instant.bpmn", INSTANT)], people.owner)
+    deploy.deploy(rt, [SourceFile("cycle.bpmn", FIRE_AND_FORGET.format(child="unit_work"))], people.owner)
+    parent = instances.start(rt, "cycle", people.owner, data={"units": ["U1"], "period": "2026-03"})
+    [work] = tasks.inbox(rt, people.head)
+    assert tasks.complete(rt, work.id, people.head, {}) == "completed"
+    assert record(rt, parent).status == "waiting_person"  # the parent went on without waiting
