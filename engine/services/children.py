@@ -17,7 +17,10 @@ parent starts one child instance per item with a service task, and waits for the
     </bpmn:serviceTask>
     ... then an intermediate message catch event whose message is named "plan_units_done".
 
-Each child gets the parent's `data` parameter (optional dict) plus `item_variable = item`. When the
+Each child gets the parent's `data` parameter (optional dict) plus `item_variable = item` (a dict item
+without `item_variable` is merged into the child's data). `for_each_unit` (a list of unit categories,
+or [] for every unit) starts one child per active unit with unit_code, unit_name, category and
+branch_code, read from the database so the list never enters the parent's state. When the
 last child started by that service task completes (or is terminated), the parent receives the
 message `<service task id>_done` with {"completed": n, "terminated": m}; only counts travel, so
 the parent's state stays the same size whatever the organisation. With no items, no child is
@@ -58,29 +61,63 @@ class ChildStartError(ValueError):
     pass
 
 
+def _units(session: Session, categories) -> list[dict]:
+    """The organisation's active units as child data, read here so it never passes through the
+    parent's state (4,000 units would make every step of the parent slower)."""
+    from engine.models import OrgUnit
+    branch = select(OrgUnit.id, OrgUnit.code).subquery()
+    query = (select(OrgUnit.code, OrgUnit.name, OrgUnit.category, branch.c.code)
+             .outerjoin(branch, branch.c.id == OrgUnit.branch_id).where(OrgUnit.active.is_(True))
+             .order_by(OrgUnit.code))
+    if categories:
+        query = query.where(OrgUnit.category.in_(list(categories)))
+    return [{"unit_code": code, "unit_name": name, "category": category, "branch_code": branch_code}
+            for code, name, category, branch_code in execute(session, query)]
+
+
+def _child_data(base: dict, item, variable: str | None) -> dict:
+    """A dict item without item_variable is merged into the child's data; anything else is stored
+    under item_variable (default "item")."""
+    if isinstance(item, dict) and variable is None:
+        return {**base, **item}
+    return {**base, (variable or "item"): item}
+
+
+def _item_key(item) -> str | None:
+    if isinstance(item, dict):
+        item = item.get("key") or item.get("unit_code") or item.get("username")
+    return str(item) if isinstance(item, (str, int)) else None
+
+
 @service_operators.register("kaohe/start_instances")
 def start_instances(task, params: dict) -> dict:
+    """Parameters: `process`; `items` (a list) or `for_each_unit` (a list of unit categories, [] for
+    all); optional `data` (shared by every child), `item_variable`, `title`."""
     from engine.services.deploy import latest_version
     from engine.services.instances import start_in_session
     spawn = _SPAWN.get()
     if spawn is None:
         raise ChildStartError("只能在 kaohe 服务中启动子流程 / child instances start only inside kaohe's services")
     rt, session, parent = spawn
-    items, process_id = params.get("items"), params.get("process")
+    process_id = params.get("process")
+    items = _units(session, params["for_each_unit"]) if "for_each_unit" in params else params.get("items")
     if not isinstance(process_id, str) or not isinstance(items, (list, tuple)):
         raise ChildStartError("参数 process 须为流程编码，items 须为列表 / "
                               "parameter process must be a process id and items a list")
     if len(items) > MAX_CHILDREN:
         raise ChildStartError(f"子流程数量超过上限 {MAX_CHILDREN} / more than {MAX_CHILDREN} child instances")
     base = params.get("data") or {}
-    variable = params.get("item_variable") or "item"
     element = task.task_spec.bpmn_id or task.task_spec.name
     version = latest_version(session, process_id)
+    title = params.get("title") or version.name
     for item in items:
-        start_in_session(rt, session, version, parent.started_by, data={**base, variable: item},
-                         title=f"{version.name} · {item}" if isinstance(item, (str, int)) else None,
-                         business_key=f"{parent.business_key or parent.id}:{item}" if isinstance(item, (str, int))
-                         else None, parent=(parent.id, element))
+        key = _item_key(item)
+        label = item.get("unit_name", key) if isinstance(item, dict) else key
+        data = _child_data(base, item, params.get("item_variable"))
+        start_in_session(rt, session, version, parent.started_by, data=data,
+                         title=f"{title} · {label}" if label else title,
+                         business_key=f"{parent.business_key or parent.id}:{key}" if key else None,
+                         parent=(parent.id, element))
     if items:
         session.info.setdefault("joins_to_check", set()).add((parent.id, element))
     return {"started": len(items)}

@@ -184,3 +184,20 @@ def test_children_of_a_parent_that_does_not_wait_still_complete(rt, people):
     [work] = tasks.inbox(rt, people.head)
     assert tasks.complete(rt, work.id, people.head, {}) == "completed"
     assert record(rt, parent).status == "waiting_person"  # the parent went on without waiting
+
+
+FOR_EACH_UNIT = PARENT.replace('''            <spiffworkflow:parameter id="items" type="list" value="units"/>
+            <spiffworkflow:parameter id="item_variable" type="str" value="'unit_code'"/>''', '''            <spiffworkflow:parameter id="for_each_unit" type="list" value="['production']"/>
+            <spiffworkflow:parameter id="title" type="str" value="'3月 单位任务'"/>''')
+
+
+def test_for_each_unit_reads_the_units_itself_and_merges_them_into_each_child(rt, people):
+    deploy_cycle(rt, people.owner)
+    deploy.deploy(rt, [SourceFile("cycle.bpmn", FOR_EACH_UNIT.format(child="unit_work"))], people.owner)
+    parent = instances.start(rt, "cycle", people.owner, data={"units": [], "period": "2026-03"})
+    [task] = tasks.inbox(rt, people.head)  # U1 is the only production unit
+    child = record(rt, task.instance_id)
+    assert (child.title, child.business_key) == ("3月 单位任务 · 一车间", f"{parent}:U1")
+    assert tasks.get(rt, task.id, people.head).data == {
+        "period": "2026-03", "unit_code": "U1", "unit_name": "一车间", "category": "production", "branch_code": None}
+    assert "U1" not in record(rt, parent).state  # the unit list never entered the parent
