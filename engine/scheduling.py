@@ -30,6 +30,9 @@ class TimerScheduler:
         self.rt.db.after_commit_hooks.append(self._after_commit)
         self.scheduler.start()
         self.rebuild()
+        # Reminders for tasks falling due within a day: an index range every minute.
+        self.scheduler.add_job(self._remind, "interval", seconds=60, id="reminders", replace_existing=True,
+                               coalesce=True, next_run_time=self.rt.clock.now())
         # Catch up the calendar (meetings missed while down), then wait for the next firing.
         self.scheduler.add_job(self._run_calendar, id="calendar", replace_existing=True,
                                misfire_grace_time=None, coalesce=True)
@@ -65,6 +68,13 @@ class TimerScheduler:
             return
         self.scheduler.add_job(self._wake, "date", run_date=due + WAKE_MARGIN, args=[instance_id], id=job_id,
                                replace_existing=True, misfire_grace_time=None, coalesce=True)
+
+    def _remind(self) -> None:
+        from engine.services.reminders import send_due_reminders
+        try:
+            send_due_reminders(self.rt)
+        except Exception:  # tried again in a minute; never kill the scheduler thread
+            log.exception("due reminders failed")
 
     def _run_calendar(self) -> None:
         from engine.calendar import next_firings, parse_time_of_day

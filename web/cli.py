@@ -126,6 +126,37 @@ def serve(host: str, port: int) -> None:
     app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
 
 
+@main.group()
+def holidays() -> None:
+    """Non-working days (weekends are never working days)."""
+
+
+@holidays.command("add")
+@click.argument("day")
+@click.argument("name")
+def holidays_add(day: str, name: str) -> None:
+    """Mark DAY (YYYY-MM-DD) as a non-working day called NAME."""
+    from datetime import date
+
+    from engine.services.working_days import add_non_working_day
+    try:
+        add_non_working_day(_runtime(), date.fromisoformat(day), name, SYSTEM)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="DAY") from error
+    except KaoheError as error:
+        _fail(error)
+    click.echo(f"{day} {name}")
+
+
+@holidays.command("list")
+@click.option("--year", type=int, default=None, help="Default: this year.")
+def holidays_list(year: int | None) -> None:
+    """The non-working days of a year."""
+    from engine.services.working_days import non_working_days
+    for row in non_working_days(_runtime(), year or SYSTEM_CLOCK.now().year):
+        click.echo(f"{row.day.isoformat()}  {row.name}")
+
+
 @main.command("scheduler")
 @click.option("--poll", default=2.0, show_default=True, type=float,
               help="Seconds between looks for timers set by web workers.")
@@ -162,6 +193,8 @@ def run_due(now_text: str | None) -> None:
         click.echo(f"{outcome.firing.scheduled_for.isoformat()} {outcome.firing.job}: {outcome.status}")
     fired = sum(instances.wake(rt, instance_id) for instance_id in instances.due_instance_ids(rt))
     click.echo(f"已触发 fired: {fired}")
+    from engine.services.reminders import send_due_reminders
+    click.echo(f"到期提醒 reminders: {send_due_reminders(rt)}")
 
 
 @main.group()

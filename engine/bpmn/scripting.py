@@ -335,7 +335,16 @@ def _diagnosis_total(scores):
     return diagnosis_for_task_data(scores)
 
 
+def _next_working_day(day):
+    """The day itself if people work then, else the next working day (weekends and the listed
+    holidays are not), as an ISO date: `next_working_day(deadline)`."""
+    from engine.services.children import current_session  # the instance's own transaction, if any
+    from engine.services.working_days import next_working_day
+    return next_working_day(current_session(), _as_date(day)).isoformat()
+
+
 DEFAULT_HELPERS = {"round_half_up": round_half_up, "days_between": days_between,
+                   "next_working_day": _next_working_day,
                    "diagnosis_total": _diagnosis_total,
                    # cross-inspection rounds: no group inspects its own unit, loads balanced
                    "propose_assignment": _propose_assignment, "assignment_problems": _assignment_problems}

@@ -1,5 +1,6 @@
 """All mapped classes, imported here so Base.metadata knows every table."""
 from engine.models.audit import AuditEvent, AuditHead
+from engine.models.calendar_days import NonWorkingDay
 from engine.models.instance import HumanTask, ProcessInstance, TaskCandidate
 from engine.models.org import OrgUnit, Person, PersonRole
 from engine.models.process import DecisionVersion, DefinitionFile, ProcessVersion, ProcessVersionFile
@@ -10,4 +11,4 @@ from engine.models.scoring import (EvaluationGroup, EvaluationGroupMember, Evalu
 __all__ = ["AuditEvent", "AuditHead", "HumanTask", "ProcessInstance", "TaskCandidate", "OrgUnit",
            "Person", "PersonRole", "DecisionVersion", "DefinitionFile", "ProcessVersion", "ProcessVersionFile", "EvaluationGroup",
            "EvaluationGroupMember", "EvaluationScheme", "PersonRating", "PoliticalFinding", "SchemeArea",
-           "SchemeIndicator", "ScoreAdjustment", "ScoreEntry", "ScheduledFiring"]
+           "SchemeIndicator", "ScoreAdjustment", "ScoreEntry", "ScheduledFiring", "NonWorkingDay"]

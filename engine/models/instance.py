@@ -70,6 +70,7 @@ class HumanTask(Base):
     status: Mapped[str] = mapped_column(String(16))  # open / completed / cancelled
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     due_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]  # when the "due soon" reminder was recorded
     created_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
@@ -81,6 +82,7 @@ class HumanTask(Base):
     __table_args__ = (
         Index("ix_human_task_instance_status", "instance_id", "status"),
         Index("ix_human_task_assignee_status", "assignee_id", "status"),
+        Index("ix_human_task_status_due", "status", "due_at"),
     )
 
 

@@ -57,6 +57,12 @@ def spawning_from(spawn: tuple | None) -> Iterator[None]:
         _SPAWN.reset(token)
 
 
+def current_session() -> Session | None:
+    """The session of the instance the engine is running now (for helpers that read reference data)."""
+    spawn = _SPAWN.get()
+    return spawn[1] if spawn else None
+
+
 class ChildStartError(ValueError):
     pass
 

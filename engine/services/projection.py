@@ -68,7 +68,7 @@ def _task_values(instance: InstanceRecord, guid: str, task, now: datetime) -> di
             "name": spec.bpmn_name or spec.bpmn_id or spec.name, "lane": spec.lane,
             "form_file": extensions.get("properties", {}).get(FORM_PROPERTY),
             "instructions": extensions.get("instructionsForEndUser"), "status": "open", "created_at": now,
-            "assignee_id": None, "due_at": deadline_of(task), "claimed_at": None, "completed_at": None,
+            "assignee_id": None, "due_at": deadline_of(task), "reminded_at": None, "claimed_at": None, "completed_at": None,
             "completed_by_id": None}
 
 

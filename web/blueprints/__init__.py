@@ -5,6 +5,6 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from web.blueprints import auth, inbox, instances, scores, task
-    for module in (auth, inbox, task, instances, scores):
+    from web.blueprints import auth, inbox, instances, schedule, scores, task
+    for module in (auth, inbox, task, instances, scores, schedule):
         app.register_blueprint(module.bp)
