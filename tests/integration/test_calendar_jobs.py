@@ -6,6 +6,7 @@ import threading
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import func, select
 
 from engine.clock import FixedClock
@@ -15,7 +16,6 @@ from engine.services import deploy
 from engine.services.calendar_jobs import run_calendar
 from tests.support.cli import cli_runner
 
-YEAR_START = datetime(2025, 12, 31, 16, 0, tzinfo=timezone.utc)  # 2026-01-01 00:00 in Shanghai
 
 
 def at(rt, moment: datetime) -> Runtime:
@@ -28,10 +28,12 @@ def fired(rt) -> Counter:
             select(ScheduledFiring.job).where(ScheduledFiring.status != "anchor")))
 
 
-def test_a_year_day_by_day_fires_each_meeting_once(rt):
-    run_calendar(at(rt, YEAR_START))  # installation: the calendar starts now
-    moment = YEAR_START
-    for _ in range(366):
+@pytest.mark.parametrize("year", [2026, 2028], ids=["2026", "leap year 2028"])
+def test_a_year_day_by_day_fires_each_meeting_once(rt, year):
+    start = datetime(year - 1, 12, 31, 16, 0, tzinfo=timezone.utc)  # 1 January 00:00 in Shanghai
+    run_calendar(at(rt, start))  # installation: the calendar starts now
+    moment = start
+    for _ in range(367 if year == 2028 else 366):
         moment += timedelta(hours=24)
         run_calendar(at(rt, moment))
         run_calendar(at(rt, moment))  # a restart right after: nothing twice
@@ -39,7 +41,10 @@ def test_a_year_day_by_day_fires_each_meeting_once(rt):
                          "quarter_end": 4}
     with rt.db.reading() as session:
         late = session.scalars(select(ScheduledFiring.late_seconds)).all()
+        february = session.scalars(select(ScheduledFiring.scheduled_for).where(
+            ScheduledFiring.job == "task_issuing_meeting")).all()
     assert max(late) < 24 * 3600  # each fired at the first run after its moment
+    assert datetime(year, 2, 29 if year == 2028 else 28, 1, 0, tzinfo=timezone.utc) in february
 
 
 def test_downtime_is_caught_up_once_in_order_and_marked_late(rt):
