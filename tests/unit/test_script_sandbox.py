@@ -385,7 +385,6 @@ def test_time_limit_works_in_a_worker_thread():
     assert not thread.is_alive() and len(outcome) == 1
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="memory watchdog reads /proc (Linux)")
 def test_memory_watchdog_stops_growth_between_guarded_operations(canary):
     # [*a, *a] doubles without going through a size guard; the tracer's memory check stops it.
     environment = RestrictedEnvironment(DEFAULT_HELPERS, time_limit=10, memory_limit_mb=64)
