@@ -40,5 +40,8 @@ class Actor:
         return self.is_system or bool(self.roles.intersection(roles))
 
 
+# The performance office and administrators: who may deploy, start and manage processes.
+MANAGERS = ("process_owner", "admin")
+
 SYSTEM = Actor("system")
 SCHEDULER = Actor("system:scheduler")

@@ -19,8 +19,11 @@ from sqlalchemy.exc import IntegrityError
 
 from engine.calendar import Firing, firings_between, parse_time_of_day
 from engine.errors import KaoheError
-from engine.models import OrgUnit, ProcessInstance, ProcessVersion, ScheduledFiring
+from engine.models import ProcessInstance, ScheduledFiring
+from engine.periods import last_month, month_of, quarter_of, shift_month
 from engine.runtime import SCHEDULER, Runtime
+from engine.services.deploy import find_latest_version
+from engine.services.org_units import active_units
 from engine.services import audit
 
 log = logging.getLogger(__name__)
@@ -36,23 +39,6 @@ class Outcome:
     detail: dict
 
 
-def _month_after(moment: datetime, zone: str) -> str:
-    local = moment.astimezone(ZoneInfo(zone))
-    year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
-    return f"{year}-{month:02d}"
-
-
-def _month_before(moment: datetime, zone: str) -> str:
-    local = moment.astimezone(ZoneInfo(zone))
-    year, month = (local.year - 1, 12) if local.month == 1 else (local.year, local.month - 1)
-    return f"{year}-{month:02d}"
-
-
-def _deployed(session, process_id: str):
-    return session.scalars(select(ProcessVersion).where(ProcessVersion.process_id == process_id)
-                           .order_by(ProcessVersion.version.desc()).limit(1)).first()
-
-
 def _start_once(rt: Runtime, session, version, business_key: str, data: dict, title: str) -> bool:
     from engine.services.instances import start_in_session
     if session.scalar(select(ProcessInstance.id).where(ProcessInstance.business_key == business_key)):
@@ -63,29 +49,25 @@ def _start_once(rt: Runtime, session, version, business_key: str, data: dict, ti
 
 def _issue_tasks(rt: Runtime, session, firing: Firing) -> tuple[str, dict]:
     """The 30th: next month's cycle, or (until it ships) each unit's task book, starts."""
-    month = _month_after(firing.scheduled_for, rt.settings.timezone)
-    cycle = _deployed(session, "monthly_cycle")
+    month = shift_month(month_of(firing.scheduled_for, rt.settings.timezone), 1)
+    cycle = find_latest_version(session, "monthly_cycle")
     if cycle is not None:
         started = _start_once(rt, session, cycle, f"monthly_cycle:{month}", {"period": month}, f"{month} 月度考核")
         return "done", {"period": month, "monthly_cycle": started}
-    task_book = _deployed(session, "task_book")
+    task_book = find_latest_version(session, "task_book")
     if task_book is None:
         return "skipped", {"period": month, "reason": "neither monthly_cycle nor task_book is deployed"}
-    branch = select(OrgUnit.id, OrgUnit.code).subquery()
-    units = session.execute(select(OrgUnit.code, OrgUnit.name, branch.c.code)
-                            .outerjoin(branch, branch.c.id == OrgUnit.branch_id)
-                            .where(OrgUnit.active.is_(True), OrgUnit.category.in_(("production", "non_production")))
-                            .order_by(OrgUnit.code)).all()
-    started = sum(_start_once(rt, session, task_book, f"task_book:{month}:{code}",
-                              {"unit_code": code, "branch_code": branch_code, "period": month},
-                              f"{name} {month} 月度任务书") for code, name, branch_code in units)
+    units = active_units(session, ("production", "non_production"))
+    started = sum(_start_once(rt, session, task_book, f"task_book:{month}:{u.code}",
+                              {"unit_code": u.code, "branch_code": u.branch_code, "period": month},
+                              f"{u.name} {month} 月度任务书") for u in units)
     return "done", {"period": month, "task_books_started": started}
 
 
 def _publish_results(rt: Runtime, session, firing: Firing) -> tuple[str, dict]:
     """The 15th: last month's results are published (recorded with a digest and the last places)."""
     from engine.services import results
-    month = _month_before(firing.scheduled_for, rt.settings.timezone)
+    month = last_month(firing.scheduled_for, rt.settings.timezone)
     try:
         computed = results.compute(rt, month)
     except KaoheError as error:
@@ -97,9 +79,8 @@ def _publish_results(rt: Runtime, session, firing: Firing) -> tuple[str, dict]:
 
 
 def _start_quarter(rt: Runtime, session, firing: Firing) -> tuple[str, dict]:
-    local = firing.scheduled_for.astimezone(ZoneInfo(rt.settings.timezone))
-    quarter = f"{local.year}Q{(local.month - 1) // 3 + 1}"
-    cycle = _deployed(session, "quarterly_cycle")
+    quarter = quarter_of(firing.scheduled_for, rt.settings.timezone)
+    cycle = find_latest_version(session, "quarterly_cycle")
     if cycle is None:
         return "skipped", {"quarter": quarter, "reason": "quarterly_cycle is not deployed"}
     started = _start_once(rt, session, cycle, f"quarterly_cycle:{quarter}", {"quarter": quarter}, f"{quarter} 季度评价")

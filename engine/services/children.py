@@ -70,15 +70,9 @@ class ChildStartError(ValueError):
 def _units(session: Session, categories) -> list[dict]:
     """The organisation's active units as child data, read here so it never passes through the
     parent's state (4,000 units would make every step of the parent slower)."""
-    from engine.models import OrgUnit
-    branch = select(OrgUnit.id, OrgUnit.code).subquery()
-    query = (select(OrgUnit.code, OrgUnit.name, OrgUnit.category, branch.c.code)
-             .outerjoin(branch, branch.c.id == OrgUnit.branch_id).where(OrgUnit.active.is_(True))
-             .order_by(OrgUnit.code))
-    if categories:
-        query = query.where(OrgUnit.category.in_(list(categories)))
-    return [{"unit_code": code, "unit_name": name, "category": category, "branch_code": branch_code}
-            for code, name, category, branch_code in execute(session, query)]
+    from engine.services.org_units import active_units
+    return [{"unit_code": u.code, "unit_name": u.name, "category": u.category, "branch_code": u.branch_code}
+            for u in active_units(session, categories)]
 
 
 def _child_data(base: dict, item, variable: str | None) -> dict:

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import hashlib
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, insert, select
 
 from engine.errors import NotFound
 from engine.models import OrgUnit, Person, PersonRating, ScoreAdjustment, ScoreEntry
+from engine.periods import last_month
 from engine.runtime import Runtime
-from engine.services.results import previous_months
 from engine.services.schemes import scheme_for_period
 from engine.services.unit_scores import areas_by_category
 
@@ -21,14 +20,9 @@ def _fraction(*parts: str) -> Decimal:
     return Decimal(int.from_bytes(digest[:4], "big")) / Decimal(2**32)
 
 
-def last_month(rt: Runtime) -> str:
-    today = rt.clock.now().astimezone(ZoneInfo(rt.settings.timezone))
-    return previous_months(f"{today.year}-{today.month:02d}", 2)[0]
-
-
 def load_demo_scores(rt: Runtime) -> str | None:
     """Scores, a few likes and error notices, and ratings for last month; None if already there."""
-    period = last_month(rt)
+    period = last_month(rt.clock.now(), rt.settings.timezone)
     now = rt.clock.now()
     with rt.db.unit_of_work() as session:
         if session.scalar(select(exists().where(ScoreEntry.period == period))):

@@ -41,7 +41,8 @@ def read_files(paths: list[str | Path]) -> list[SourceFile]:
     return files
 
 
-def _latest_version(session: Session, process_id: str) -> ProcessVersion | None:
+def find_latest_version(session: Session, process_id: str) -> ProcessVersion | None:
+    """The latest deployed version of a process, or None."""
     return session.scalars(select(ProcessVersion).where(ProcessVersion.process_id == process_id)
                            .order_by(ProcessVersion.version.desc()).limit(1)).first()
 
@@ -52,7 +53,7 @@ def _supporting_files(session: Session, bundle: Bundle) -> None:
         called, forms = bundle.missing_references()
         extra: dict[str, SourceFile] = {}
         for process_id in called:
-            version = _latest_version(session, process_id)
+            version = find_latest_version(session, process_id)
             for link in version.files if version else ():
                 extra[link.filename] = SourceFile(link.filename, link.file.content)
         for name in forms:
@@ -151,7 +152,7 @@ def list_versions(rt: Runtime, process_id: str | None = None) -> list[ProcessVer
 
 
 def latest_version(session: Session, process_id: str) -> ProcessVersion:
-    version = _latest_version(session, process_id)
+    version = find_latest_version(session, process_id)
     if version is None:
         raise NotFound(f"流程 {process_id} 尚未部署", f"process {process_id} is not deployed")
     return version

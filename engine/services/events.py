@@ -15,12 +15,9 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import InvalidState, PermissionDenied, ValidationFailed
 from engine.models.instance import ACTIVE_STATUSES
-from engine.runtime import Actor, Runtime
+from engine.runtime import MANAGERS, Actor, Runtime
 from engine.services import audit
 from engine.services.execution import load_workflow, lock_instance, run_engine, save
-
-MANAGERS = ("process_owner", "admin")
-
 
 def _waiting_definition(workflow: BpmnWorkflow, message_name: str) -> MessageEventDefinition | None:
     """The definition of a WAITING element that catches `message_name` (gateway branches included).
@@ -82,6 +79,6 @@ def deliver_in_session(rt: Runtime, session, instance, message_name: str, payloa
                            "waits in") from exc
     audit.record(session, at=rt.clock.now(), actor=actor, action="message", instance_id=instance.id,
                  subject=message_name, data=payload)
-    error = run_engine(workflow, rt.clock, spawn=(rt, session, instance))
+    error = run_engine(rt, session, instance, workflow)
     save(rt, session, instance, workflow, loaded, error=error, actor=actor)
     return instance.status

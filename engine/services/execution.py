@@ -12,7 +12,6 @@ from engine.bpmn.scripting import original_error
 from engine.bpmn.serializer import STATE_SERIALIZER
 from engine.bpmn.timers import next_timer_due
 from engine.models.instance import ACTIVE_STATUSES
-from engine.clock import Clock
 from engine.runtime import Runtime
 from engine.services import audit, rows
 from engine.services.rows import InstanceRecord
@@ -46,13 +45,13 @@ def _engine_work_left(workflow: BpmnWorkflow) -> bool:
     return any(not task.task_spec.manual for task in workflow.get_tasks(state=TaskState.READY))
 
 
-def run_engine(workflow: BpmnWorkflow, clock: Clock, spawn=None) -> tuple[str | None, str | None]:
-    """Advance until people or timers are needed, with timers read against `clock`.
-
-    `spawn` is (runtime, session, instance record): what a service task starting child instances
-    needs. Returns (error element, message) on a failure."""
+def run_engine(rt: Runtime, session: Session, instance: InstanceRecord,
+               workflow: BpmnWorkflow) -> tuple[str | None, str | None]:
+    """Advance the instance's workflow until people or timers are needed, with timers read against
+    rt.clock and service tasks able to act in this unit of work (e.g. start child instances).
+    Returns (error element, message) on a failure."""
     from engine.services import children, operators  # noqa: F401  (operators registers every kaohe/* operator)
-    with spiff_clock.running_on(clock), children.spawning_from(spawn):
+    with spiff_clock.running_on(rt.clock), children.spawning_from((rt, session, instance)):
         return _run_engine(workflow)
 
 

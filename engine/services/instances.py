@@ -14,13 +14,10 @@ from engine.errors import InvalidState, PermissionDenied
 from engine.models import HumanTask, ProcessInstance
 from engine.services.rows import InstanceRecord
 from engine.models.instance import ACTIVE_STATUSES
-from engine.runtime import SCHEDULER, Actor, Runtime
+from engine.runtime import MANAGERS, SCHEDULER, Actor, Runtime
 from engine.services import audit, rows
 from engine.services.deploy import latest_version
 from engine.services.execution import fetch_instance, load_workflow, lock_instance, run_engine, save
-
-MANAGERS = ("process_owner", "admin")
-
 
 def start(rt: Runtime, process_id: str, actor: Actor, *, data: dict | None = None, title: str | None = None,
           business_key: str | None = None) -> int:
@@ -52,7 +49,7 @@ def start_in_session(rt: Runtime, session, version, started_by: str, *, data: di
     audit.record(session, at=now, actor=started_by, action="start", instance_id=instance.id,
                  subject=version.process_id, detail={"version": version.version, **({"parent": parent} if parent else {})},
                  data=data or {})
-    error = run_engine(workflow, rt.clock, spawn=(rt, session, instance))
+    error = run_engine(rt, session, instance, workflow)
     save(rt, session, instance, workflow, loaded, error=error, actor=started_by)
     return instance
 
@@ -76,7 +73,7 @@ def _change_status(rt: Runtime, instance_id: int, actor: Actor, action: str, all
             instance.completed_at = now
         else:  # resume: let anything that fell due meanwhile happen now
             instance.status = "running"
-            error = run_engine(workflow, rt.clock, spawn=(rt, session, instance))
+            error = run_engine(rt, session, instance, workflow)
             save(rt, session, instance, workflow, loaded, error=error, actor=actor.username)
             audit.record(session, at=now, actor=actor.username, action=action, instance_id=instance.id)
             return instance.status
@@ -114,7 +111,7 @@ def retry(rt: Runtime, instance_id: int, actor: Actor, data_patch: dict | None =
         now = rt.clock.now()
         audit.record(session, at=now, actor=actor.username, action="retry", instance_id=instance.id,
                      subject=instance.error_element, data=data_patch or {})
-        error = run_engine(workflow, rt.clock, spawn=(rt, session, instance))
+        error = run_engine(rt, session, instance, workflow)
         instance.status = "running"
         save(rt, session, instance, workflow, loaded, error=error, actor=actor.username)
         return instance.status
@@ -131,7 +128,7 @@ def wake(rt: Runtime, instance_id: int) -> bool:
             return False
         workflow, loaded = load_workflow(rt, session, instance)
         due_at = instance.next_timer_at
-        error = run_engine(workflow, rt.clock, spawn=(rt, session, instance))
+        error = run_engine(rt, session, instance, workflow)
         save(rt, session, instance, workflow, loaded, error=error, actor=SCHEDULER.username)
         audit.record(session, at=moment, actor=SCHEDULER.username, action="timer_fired", instance_id=instance.id,
                      detail={"due_at": due_at.isoformat(), "late_seconds": (moment - due_at).total_seconds()})

@@ -4,7 +4,6 @@ way for the CLI, the web pages and the API."""
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -12,20 +11,19 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.errors import ValidationFailed
 from engine.models import (EvaluationScheme, OrgUnit, Person, PersonRating, PoliticalFinding, ScoreAdjustment)
+from engine.periods import months_ending, months_of
 from engine.runtime import Runtime
 from engine.scoring import (IndividualScore, MonthlyReward, PoliticalResult, QuarterlyReward, Ranked, Rating,
                             UnitOwnScore, assess, excellent_shortlist, fuse_scores, monthly_reward,
                             quarterly_reward, rank_by_category, round_score, weighted_score)
 from engine.services.decisions import reward_tables
+from engine.services.org_units import active_units
 from engine.services.rows import execute
 from engine.services.schemes import scheme_for_period
 from engine.services.unit_scores import full_mark_units, own_base_scores
 
 RANKED_CATEGORIES = ("production", "non_production", "party_branch")
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-_QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 
 
 @dataclass
@@ -69,52 +67,21 @@ class Results:
     people: list[PersonResult]
 
 
-def months_of(label: str) -> list[str]:
-    """'2026-03' -> ['2026-03']; '2026Q1' -> ['2026-01', '2026-02', '2026-03']; anything else is refused."""
-    if _MONTH.match(label):
-        return [label]
-    quarter = _QUARTER.match(label)
-    if quarter:
-        year, q = int(quarter.group(1)), int(quarter.group(2))
-        return [f"{year}-{m:02d}" for m in range(3 * q - 2, 3 * q + 1)]
-    raise ValidationFailed(f"期间格式应为 2026-03 或 2026Q1，收到「{label}」",
-                           f"a period looks like 2026-03 or 2026Q1, not '{label}'")
-
-
-def previous_months(period: str, count: int) -> list[str]:
-    """`count` months ending with `period`, oldest first."""
-    year, month = int(period[:4]), int(period[5:7])
-    result = []
-    for _ in range(count):
-        result.append(f"{year}-{month:02d}")
-        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
-    return result[::-1]
-
-
 def compute(rt: Runtime, label: str) -> Results:
     """The results of a month ('2026-03') or a quarter ('2026Q1')."""
     months = months_of(label)
     with rt.db.reading() as session:
         scheme = scheme_for_period(session, months[-1])
         monthly, quarterly = reward_tables(session)
-        units = _unit_rows(session)
+        units = active_units(session, RANKED_CATEGORIES)
         per_month = [_unit_month(session, scheme, month, units) for month in months]
         unit_results = _combine_months(units, per_month)
         _rank_and_reward(unit_results, quarterly if len(months) > 1 else monthly, quarter=len(months) > 1)
-        streaks = full_mark_units(session, scheme, previous_months(months[-1], scheme.full_marks_months))
+        streaks = full_mark_units(session, scheme, months_ending(months[-1], scheme.full_marks_months))
         for result in unit_results:
             result.full_marks_streak = result.code in streaks
         people = _people(session, scheme, months)
     return Results(label, months, scheme.code, scheme.version, unit_results, people)
-
-
-def _unit_rows(session: Session) -> list[tuple[int, str, str, str, str | None]]:
-    branch = select(OrgUnit.id, OrgUnit.code).subquery()
-    return execute(session, 
-        select(OrgUnit.id, OrgUnit.code, OrgUnit.name, OrgUnit.category, branch.c.code)
-        .outerjoin(branch, branch.c.id == OrgUnit.branch_id)
-        .where(OrgUnit.active.is_(True), OrgUnit.category.in_(RANKED_CATEGORIES))
-        .order_by(OrgUnit.code)).all()
 
 
 def _unit_month(session: Session, scheme: EvaluationScheme, month: str, units) -> dict[str, UnitResult]:
@@ -124,7 +91,7 @@ def _unit_month(session: Session, scheme: EvaluationScheme, month: str, units) -
         select(OrgUnit.code, func.sum(ScoreAdjustment.points)).join(OrgUnit, OrgUnit.id == ScoreAdjustment.unit_id)
         .where(ScoreAdjustment.period == month).group_by(OrgUnit.code)).all())
     results: dict[str, UnitResult] = {}
-    for _id, code, name, category, branch_code in units:
+    for code, name, category, branch_code in units:
         base = bases[code]
         result = UnitResult(code, name, category, branch_code, base.area_scores, base.missing,
                             Decimal(adjustments.get(code) or 0))
@@ -141,9 +108,9 @@ def _unit_month(session: Session, scheme: EvaluationScheme, month: str, units) -
 def _combine_months(units, per_month: list[dict[str, UnitResult]]) -> list[UnitResult]:
     """A month is itself; a quarter averages each score over the months that have one."""
     if len(per_month) == 1:
-        return [per_month[0][code] for _id, code, *_ in units]
+        return [per_month[0][unit.code] for unit in units]
     combined = []
-    for _id, code, name, category, branch_code in units:
+    for code, name, category, branch_code in units:
         months = [m[code] for m in per_month]
         result = UnitResult(code, name, category, branch_code,
                             missing=sorted({i for m in months for i in m.missing}),
@@ -227,7 +194,7 @@ def _shortlist_people(session: Session, scheme: EvaluationScheme, months: list[s
     scores = {r.username: r.score for r in results if r.score is not None}
     failed = {r.username for r in results if r.political.failed}
     chosen = set(excellent_shortlist(scores, failed))
-    recent = previous_months(months[-1], scheme.full_marks_months)
+    recent = months_ending(months[-1], scheme.full_marks_months)
     full = execute(session, select(Person.username, PersonRating.period)
                            .join(Person, Person.id == PersonRating.person_id)
                            .where(PersonRating.period.in_(recent))

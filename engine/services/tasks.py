@@ -164,6 +164,6 @@ def complete(rt: Runtime, task_id: int, actor: Actor, submitted: dict) -> str:
         rows.write_task(session, task)
         audit.record(session, at=now, actor=actor.username, action="complete", instance_id=instance.id,
                      task_guid=task.task_guid, subject=task.element_id, data=submitted)
-        error = run_engine(workflow, rt.clock, spawn=(rt, session, instance))
+        error = run_engine(rt, session, instance, workflow)
         save(rt, session, instance, workflow, loaded, error=error, actor=actor.username)
         return instance.status

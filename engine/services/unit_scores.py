@@ -70,11 +70,11 @@ def _base(areas: list[SchemeArea], values: dict) -> BaseScore:
 
 
 def own_base_scores(session: Session, scheme: EvaluationScheme, month: str, units) -> dict[str, BaseScore]:
-    """Base score per unit code for one month; `units` rows are (id, code, name, category, branch code)."""
+    """Base score per unit code for one month (`units` from org_units.active_units)."""
     by_category = areas_by_category(scheme)
     values = _entries(session, scheme, [month])
     return {code: _base(by_category.get(category, []), values.get((month, code), {}))
-            for _id, code, _name, category, _branch in units}
+            for code, _name, category, _branch in units}
 
 
 def full_mark_units(session: Session, scheme: EvaluationScheme, months: list[str]) -> set[str]:

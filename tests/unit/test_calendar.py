@@ -46,3 +46,11 @@ def test_consecutive_windows_never_lose_or_repeat_a_firing(start, hours):
     middle, end = start + timedelta(hours=hours), start + timedelta(hours=2 * hours)
     assert firings_between(start, middle, ZONE) + firings_between(middle, end, ZONE) == \
         firings_between(start, end, ZONE)
+
+
+def test_periods_cross_year_boundaries():
+    from engine.periods import last_month, months_ending, quarter_of, shift_month
+    assert shift_month("2026-01", -1) == "2025-12" and shift_month("2025-12", 1) == "2026-01"
+    assert months_ending("2026-02", 3) == ["2025-12", "2026-01", "2026-02"]
+    new_year_eve_utc = datetime(2025, 12, 31, 16, 30, tzinfo=timezone.utc)  # already 1 January in Shanghai
+    assert last_month(new_year_eve_utc, ZONE) == "2025-12" and quarter_of(new_year_eve_utc, ZONE) == "2026Q1"

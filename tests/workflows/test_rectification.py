@@ -96,6 +96,8 @@ def test_the_plan_goes_to_the_head_of_the_responsible_unit_only(case):
     assert task.data["problem"] == CASE["problem"] and task.data["source"] == "交叉检查 2026-04"
     assert task.data["lane_owners"] == {"检查组成员": ["insp_wang"]}
     assert status(case) == "waiting_person"
+    # the head's inbox shows the deadline: the reminder timer on the plan stage, plan_days after opening
+    assert only(case, "p01_head").due_at == START + timedelta(days=CASE["plan_days"])
 
 
 def test_happy_path_ends_in_a_closed_loop_after_the_follow_up(case):

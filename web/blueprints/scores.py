@@ -9,7 +9,7 @@ from flask_login import login_required
 
 from engine.models.scoring import AREAS
 from engine.services import score_sheets
-from engine.services.demo_scores import last_month
+from engine.periods import last_month
 from engine.services.score_sheets_import import ScoreSheetRejected
 from web.auth_user import current_actor, runtime
 from web.i18n import current_language
@@ -21,7 +21,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def _page(status: int = 200, **context):
     language = current_language()
     groups = [(code, names[1] if language.startswith("en") else names[0]) for code, names in AREAS.items()]
-    period = request.values.get("period") or last_month(runtime())
+    period = request.values.get("period") or last_month(runtime().clock.now(), runtime().settings.timezone)
     return render_template("scores/index.html", groups=groups, period=period,
                            group=request.values.get("group", ""), **context), status
 
