@@ -5,10 +5,11 @@ from engine.models.instance import HumanTask, ProcessInstance, TaskCandidate
 from engine.models.org import OrgUnit, Person, PersonRole
 from engine.models.process import DecisionVersion, DefinitionFile, ProcessVersion, ProcessVersionFile
 from engine.models.scheduling import ScheduledFiring
-from engine.models.scoring import (EvaluationGroup, EvaluationGroupMember, EvaluationScheme, PersonRating,
+from engine.models.scoring import (AchievementItem, EvaluationGroup, FeedbackInterview, EvaluationGroupMember, EvaluationScheme, PersonRating,
                                    PoliticalFinding, SchemeArea, SchemeIndicator, ScoreAdjustment, ScoreEntry)
 
 __all__ = ["AuditEvent", "AuditHead", "HumanTask", "ProcessInstance", "TaskCandidate", "OrgUnit",
            "Person", "PersonRole", "DecisionVersion", "DefinitionFile", "ProcessVersion", "ProcessVersionFile", "EvaluationGroup",
            "EvaluationGroupMember", "EvaluationScheme", "PersonRating", "PoliticalFinding", "SchemeArea",
-           "SchemeIndicator", "ScoreAdjustment", "ScoreEntry", "ScheduledFiring", "NonWorkingDay"]
+           "SchemeIndicator", "ScoreAdjustment", "ScoreEntry", "ScheduledFiring", "NonWorkingDay", "AchievementItem",
+           "FeedbackInterview"]

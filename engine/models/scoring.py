@@ -161,3 +161,46 @@ class PoliticalFinding(Base):
     recorded_at: Mapped[datetime]
 
     __table_args__ = (Index("ix_political_finding_period_person", "period", "person_id"),)
+
+
+class AchievementItem(Base):
+    """One item of a person's monthly achievement declaration (实绩申报, at most 5), with the
+    rating of their direct leader; items rated 优秀/良好 are publicly displayed each quarter."""
+
+    __tablename__ = "achievement_item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[str] = mapped_column(String(7))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    position: Mapped[int] = mapped_column(Integer)  # 1..5, as declared
+    title: Mapped[str] = mapped_column(String(200))
+    task_source: Mapped[str] = mapped_column(String(400))
+    self_rating: Mapped[str] = mapped_column(String(8))
+    detail: Mapped[str | None] = mapped_column(Text)
+    rating: Mapped[str] = mapped_column(String(8))
+    rating_reason: Mapped[str] = mapped_column(Text)
+    rated_by_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    rated_at: Mapped[datetime]
+    instance_id: Mapped[int | None] = mapped_column(Integer)  # the declaration it came from
+    published_at: Mapped[datetime | None]  # when it went on public display (公示)
+
+    __table_args__ = (UniqueConstraint("period", "person_id", "position"),
+                      Index("ix_achievement_item_period_rating", "period", "rating"))
+
+
+class FeedbackInterview(Base):
+    """The one-on-one feedback interview after a quarterly (or monthly) evaluation (seed 002):
+    result, strengths, weaknesses, root causes and plan, with the four topics covered."""
+
+    __tablename__ = "feedback_interview"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(7))  # "2026Q4" or "2026-12"
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    interviewer_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    held_on: Mapped[str] = mapped_column(String(10))
+    content: Mapped[str] = mapped_column(Text)  # JSON: the interview form as filled in
+    instance_id: Mapped[int | None] = mapped_column(Integer)
+    recorded_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("label", "person_id"),)

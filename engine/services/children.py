@@ -20,7 +20,11 @@ parent starts one child instance per item with a service task, and waits for the
 Each child gets the parent's `data` parameter (optional dict) plus `item_variable = item` (a dict item
 without `item_variable` is merged into the child's data). `for_each_unit` (a list of unit categories,
 or [] for every unit) starts one child per active unit with unit_code, unit_name, category and
-branch_code, read from the database so the list never enters the parent's state. When the
+branch_code, read from the database so the list never enters the parent's state;
+`for_each_person` (a list of positions: head / deputy / staff, [] for all) one per active person of
+the units of `categories` (default production and non-production) with username, person_name,
+position, unit_code, unit_name and branch_code; `for_each_group: true` one per evaluation group
+with group_code, group_name, area and leader (a username or None). When the
 last child started by that service task completes (or is terminated), the parent receives the
 message `<service task id>_done` with {"completed": n, "terminated": m}; only counts travel, so
 the parent's state stays the same size whatever the organisation. With no items, no child is
@@ -67,12 +71,22 @@ class ChildStartError(ValueError):
     pass
 
 
-def _units(session: Session, categories) -> list[dict]:
-    """The organisation's active units as child data, read here so it never passes through the
-    parent's state (4,000 units would make every step of the parent slower)."""
-    from engine.services.org_units import active_units
-    return [{"unit_code": u.code, "unit_name": u.name, "category": u.category, "branch_code": u.branch_code}
-            for u in active_units(session, categories)]
+DEFAULT_PERSON_CATEGORIES = ("production", "non_production")
+
+
+def _items(session: Session, params: dict):
+    """The items to start children for. Units, people and groups are read here, so the list never
+    passes through the parent's state (4,000 units would make every step of the parent slower)."""
+    from engine.services.org_units import active_people, active_units, evaluation_groups
+    if "for_each_unit" in params:
+        return [{"unit_code": u.code, "unit_name": u.name, "category": u.category, "branch_code": u.branch_code}
+                for u in active_units(session, params["for_each_unit"])]
+    if "for_each_person" in params:
+        return [p._asdict() for p in active_people(session, params["for_each_person"],
+                                                   params.get("categories") or DEFAULT_PERSON_CATEGORIES)]
+    if params.get("for_each_group"):
+        return evaluation_groups(session)
+    return params.get("items")
 
 
 def _child_data(base: dict, item, variable: str | None) -> dict:
@@ -85,14 +99,16 @@ def _child_data(base: dict, item, variable: str | None) -> dict:
 
 def _item_key(item) -> str | None:
     if isinstance(item, dict):
-        item = item.get("key") or item.get("unit_code") or item.get("username")
+        item = item.get("key") or item.get("username") or item.get("group_code") or item.get("unit_code")
     return str(item) if isinstance(item, (str, int)) else None
 
 
 @service_operators.register("kaohe/start_instances")
 def start_instances(task, params: dict) -> dict:
-    """Parameters: `process`; `items` (a list) or `for_each_unit` (a list of unit categories, [] for
-    all); optional `data` (shared by every child), `item_variable`, `title`."""
+    """Parameters: `process`; `items` (a list), `for_each_unit` (a list of unit categories, [] for
+    all), `for_each_person` (a list of positions, [] for all; with `categories`, default production
+    and non-production units) or `for_each_group` (true); optional `data` (shared by every child),
+    `item_variable`, `title`."""
     from engine.services.deploy import latest_version
     from engine.services.instances import start_in_session
     spawn = _SPAWN.get()
@@ -100,7 +116,7 @@ def start_instances(task, params: dict) -> dict:
         raise ChildStartError("只能在 kaohe 服务中启动子流程 / child instances start only inside kaohe's services")
     rt, session, parent = spawn
     process_id = params.get("process")
-    items = _units(session, params["for_each_unit"]) if "for_each_unit" in params else params.get("items")
+    items = _items(session, params)
     if not isinstance(process_id, str) or not isinstance(items, (list, tuple)):
         raise ChildStartError("参数 process 须为流程编码，items 须为列表 / "
                               "parameter process must be a process id and items a list")
@@ -112,7 +128,8 @@ def start_instances(task, params: dict) -> dict:
     title = params.get("title") or version.name
     for item in items:
         key = _item_key(item)
-        label = item.get("unit_name", key) if isinstance(item, dict) else key
+        label = (item.get("person_name") or item.get("group_name") or item.get("unit_name") or key) \
+            if isinstance(item, dict) else key
         data = _child_data(base, item, params.get("item_variable"))
         start_in_session(rt, session, version, parent.started_by, data=data,
                          title=f"{title} · {label}" if label else title,

@@ -6,15 +6,18 @@ from sqlalchemy import select
 
 from engine.models import Person
 from engine.runtime import SYSTEM
-from engine.services import deploy
+from engine.services import deploy, schemes
 from engine.services.demo import load_demo
 from engine.services.people import actor_for
 
 
 @pytest.fixture
 def demo(rt):
-    """The runtime with workflows deployed and the demo organisation loaded; `demo.actor(name)`."""
+    """The runtime with workflows deployed, the default scheme imported and the demo organisation
+    loaded, as `kaohe init` and `kaohe demo` leave them; `demo.actor(name)`."""
     deploy.deploy(rt, deploy.read_files([rt.settings.workflows_dir]), SYSTEM)
+    schemes.import_scheme(rt, (rt.settings.workflows_dir / "schemes" / "default.scheme.json")
+                          .read_text(encoding="utf-8"), SYSTEM)
     load_demo(rt)
 
     def actor(username: str):
