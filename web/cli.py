@@ -11,6 +11,7 @@ from engine.clock import SYSTEM_CLOCK, FixedClock, as_utc
 from engine.errors import DeploymentRejected, KaoheError
 from engine.runtime import SYSTEM, Runtime
 from engine.settings import Settings
+from web.cli_quarterly import interviews as interviews_command, publicity as publicity_command
 from web.cli_results import results as results_command
 
 
@@ -373,6 +374,8 @@ def scores_import(file: str) -> None:
 
 
 main.add_command(results_command)
+main.add_command(publicity_command)
+main.add_command(interviews_command)
 
 if __name__ == "__main__":
     main()

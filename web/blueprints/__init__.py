@@ -5,6 +5,6 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from web.blueprints import auth, inbox, instances, schedule, scores, task
-    for module in (auth, inbox, task, instances, scores, schedule):
+    from web.blueprints import auth, inbox, instances, quarterly, schedule, scores, task
+    for module in (auth, inbox, task, instances, scores, schedule, quarterly):
         app.register_blueprint(module.bp)
