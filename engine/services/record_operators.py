@@ -14,6 +14,8 @@ can return the task with them; otherwise the branch's findings for the period ar
 
 `kaohe/record_interview`: label (2026Q4 or 2026-12), username, form (the interview as filled
 in), recorded_in. Replaces an earlier record of the same person and label.
+
+`kaohe/who_completed`: task (a user task id) -> {"username", "name", "at"} of whoever completed it.
 """
 from __future__ import annotations
 
@@ -173,3 +175,12 @@ def record_interview(task, params: dict) -> dict:
                                   content=content, instance_id=instance.id, recorded_at=recorded_at))
     session.flush()
     return {"recorded": True}
+
+
+@service_operators.register("kaohe/who_completed")
+def who_completed(task, params: dict) -> dict:
+    """Who completed the latest `task` (a user task id) of this instance, and when: a diagram
+    that needs "the person who issued this" reads it here instead of trusting a typed name."""
+    _rt, session, instance = operator_context()
+    person, at = completed_by(session, instance.id, params.get("task"))
+    return {"username": person.username, "name": person.display_name, "at": at.isoformat()}

@@ -5,6 +5,6 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from web.blueprints import auth, inbox, instances, quarterly, schedule, scores, task
-    for module in (auth, inbox, task, instances, scores, schedule, quarterly):
+    from web.blueprints import auth, inbox, instances, quarterly, schedule, scores, start, task
+    for module in (auth, inbox, task, instances, start, scores, schedule, quarterly):
         app.register_blueprint(module.bp)
