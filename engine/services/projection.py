@@ -30,7 +30,7 @@ def _candidates(session: Session, lane: str | None, data: dict, instance: Instan
         ids = session.scalars(select(Person.id).where(Person.username.in_(list(owners)))).all()
         # Names nobody has: never leave a task no one can take; the office sorts it out.
         return [_candidate(person_id=pid) for pid in ids] or [_candidate(role="process_owner")]
-    if lane is None:
+    if lane is None or lane in STARTER_LANES:
         if started_by is not None:
             return [_candidate(person_id=started_by)]
         return [_candidate(role="process_owner")]
@@ -46,6 +46,9 @@ def _candidates(session: Session, lane: str | None, data: dict, instance: Instan
             return [_candidate(role="process_owner")]
     return [_candidate(role=role, unit_id=unit_id)]
 
+
+# A lane for "whoever started this case" (a check record's author), so modelers can draw it.
+STARTER_LANES = ("发起人", "starter")
 
 _TASKS = HumanTask.__table__
 _LIVE_ROWS = select(_TASKS.c.id, _TASKS.c.task_guid, _TASKS.c.status).where(
@@ -100,7 +103,8 @@ def sync_human_tasks(session: Session, instance: InstanceRecord, workflow: BpmnW
     for guid, task in ready.items():
         if guid in known:
             continue
-        if started_by is None and task.task_spec.lane is None and instance.started_by:
+        if started_by is None and (task.task_spec.lane is None or task.task_spec.lane in STARTER_LANES) \
+                and instance.started_by:
             started_by = execute(session, _PERSON_ID, {"username": instance.started_by}).scalar()
         task_id = execute(session, _INSERT_TASK, _task_values(instance, guid, task, now)).scalar_one()
         candidates = _candidates(session, task.task_spec.lane, task.data, instance, started_by)
