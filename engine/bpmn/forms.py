@@ -28,6 +28,7 @@ _KEYWORD_MESSAGES = {
     "pattern": ("格式不符合要求", "does not match the required format"),
     "format": ("格式不符合要求", "does not match the required format"),
     "additionalProperties": ("包含不允许的字段", "contains fields that are not allowed"),
+    "const": ("请按要求确认此项", "must be confirmed as required"),
 }
 
 
@@ -64,6 +65,12 @@ def validate_submission(schema_text: str, data: dict) -> None:
     """Raise ValidationFailed with one message per field when `data` does not fit the form."""
     validator = _validator(schema_text)
     field_errors: dict[str, Message] = {}
+    # Only the form's own fields may be submitted: the rest of a case's data (lane_owners, unit_code,
+    # a rater's position...) steers the process and must not be rewritten by whoever completes a task.
+    declared = validator.schema.get("properties")
+    if isinstance(declared, dict):
+        for key in sorted(set(data) - set(declared)):
+            field_errors[key] = Message("此字段不在表单中", "not a field of this form")
     for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
         zh, en = _KEYWORD_MESSAGES.get(error.validator, ("填写内容不符合要求", "invalid value"))
         limit = error.validator_value if not isinstance(error.validator_value, (dict, list)) else ""

@@ -68,6 +68,18 @@ def test_invalid_form_reports_each_field_and_changes_nothing(rt, people, started
     assert snapshot(rt, started) == before
 
 
+def test_fields_outside_the_form_cannot_rewrite_the_case(rt, people, started):
+    """Whoever completes a task fills in its form, and nothing else: not who rates them next."""
+    task = only_task(rt, people.alice)
+    before = snapshot(rt, started)
+    with pytest.raises(ValidationFailed) as caught:
+        tasks.complete(rt, task.id, people.alice, {"self_score": 90, "summary": "很好",
+                                                   "lane_owners": {"部门正职": ["alice"]}, "unit_code": "U2"})
+    assert set(caught.value.field_errors) == {"lane_owners", "unit_code"}
+    assert caught.value.field_errors["unit_code"].zh == "此字段不在表单中"
+    assert snapshot(rt, started) == before
+
+
 def test_someone_elses_task_is_refused_and_changes_nothing(rt, people, started):
     task = only_task(rt, people.alice)
     before = snapshot(rt, started)

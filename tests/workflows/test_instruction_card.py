@@ -281,3 +281,102 @@ def test_a_card_issued_after_its_deadline_reminds_at_once(demo):
     """The demo runs on the real clock, long after March 2026: the deadline has passed already."""
     demo.case = instances.start(demo, "instruction_card", demo.actor("owner"), data={**CARD, "assisting": []})
     assert names(demo, "p02_head") == ["办理并报告完成情况", "逾期催办"]
+
+
+# Started on demand (发起流程 page): no data, so the starter fills the card in first.
+ISSUED = {k: v for k, v in CARD.items() if k != "issuer"}
+
+
+@pytest.fixture
+def blank(demo):
+    """A card started by the office with no data at START, as the 发起流程 page starts it."""
+    rt = Runtime(demo.settings, database=demo.db, clock=FixedClock(START))
+    rt.actor = demo.actor
+    rt.case = instances.start(rt, "instruction_card", demo.actor("owner"), data={})
+    return rt
+
+
+def test_the_office_may_start_a_card_on_demand(demo):
+    from engine.services import on_demand
+    assert "instruction_card" in [p.process_id for p in on_demand.startable(demo, demo.actor("owner"))]
+    assert "instruction_card" not in [p.process_id for p in on_demand.startable(demo, demo.actor("p02_head"))]
+    case = on_demand.start(demo, "instruction_card", demo.actor("owner"))
+    assert [t.name for t in tasks.inbox(demo, demo.actor("owner")) if t.instance_id == case] == ["填写指令卡"]
+
+
+def test_a_card_started_without_data_asks_its_starter_to_fill_it_in(blank):
+    assert status(blank)[0] == "waiting_person"
+    assert names(blank, "owner") == ["填写指令卡"]
+    for other in ("p02_head", "n01_head", "n03_head"):
+        assert names(blank, other) == []
+    form = tasks.get(blank, only(blank, "owner", "填写指令卡").id, blank.actor("owner"))
+    assert "issuer" not in form.schema["properties"]  # the issuer is whoever submits, never typed
+    assert set(form.schema["required"]) == set(ISSUED)
+
+
+@pytest.mark.parametrize("patch, field", [
+    ({"title": None}, "title"), ({"title": "改"}, "title"), ({"goal": None}, "goal"), ({"goal": "   "}, "goal"),
+    ({"responsible_unit": None}, "responsible_unit"), ({"responsible_unit": ""}, "responsible_unit"),
+    ({"assisting": None}, "assisting"), ({"assisting": []}, "assisting"),
+    ({"assisting": [{"unit_code": "N01"}]}, "assisting.0.duty"),
+    ({"assisting": [{"unit_code": "N01", "duty": "协"}]}, "assisting.0.duty"),
+    ({"assisting": [{"unit_code": f"N{n:02}", "duty": "协助办理"} for n in range(21)]}, "assisting"),
+    ({"deadline": None}, "deadline"), ({"deadline": "3月20日"}, "deadline"), ({"deadline": "2026-02-30"}, "deadline"),
+    ({"reward_points": None}, "reward_points"), ({"reward_points": 0}, "reward_points"),
+    ({"reward_points": 101}, "reward_points"), ({"penalty_points": None}, "penalty_points"),
+    ({"penalty_points": -2}, "penalty_points"), ({"period": None}, "period"), ({"period": "2026-13"}, "period"),
+    ({"issuer": "leader_party"}, "_form"), ({"lane_owners": {"绩效办公室": ["p02_head"]}}, "_form"),
+])
+def test_the_card_form_refuses_what_is_missing_or_wrong(blank, patch, field):
+    submitted = {k: v for k, v in {**ISSUED, **patch}.items() if v is not None}
+    with pytest.raises(ValidationFailed) as caught:
+        do(blank, "owner", "填写指令卡", submitted)
+    assert field in caught.value.field_errors, caught.value.field_errors
+    assert names(blank, "owner") == ["填写指令卡"]
+
+
+def test_an_empty_card_form_names_every_field(blank):
+    with pytest.raises(ValidationFailed) as caught:
+        do(blank, "owner", "填写指令卡", {})
+    assert set(caught.value.field_errors) == set(ISSUED)
+
+
+def test_a_card_filled_in_on_demand_runs_as_if_started_with_data(blank):
+    issue = only(blank, "owner", "填写指令卡")
+    with pytest.raises(PermissionDenied):  # the office's task, not a unit head's
+        tasks.complete(blank, issue.id, blank.actor("p02_head"), ISSUED)
+    do(blank, "owner", "填写指令卡", ISSUED)
+    assert status(blank)[0] == "waiting_person"
+    assert names(blank, "owner") == []
+    assert names(blank, "n01_head") == ["协办单位确认职责"]
+    assert names(blank, "n03_head") == ["协办单位确认职责"]
+    n03 = tasks.get(blank, only(blank, "n03_head", "协办单位确认职责").id, blank.actor("n03_head"))
+    assert (n03.data["unit_code"], n03.data["duty"], n03.data["issuer"]) == ("N03", "落实改造资金，3 日内完成拨付", "owner")
+    assert n03.data["issued_by"]["username"] == "owner"
+    confirm_all(blank)
+    blank.clock.move_to(datetime(2026, 3, 19, 2, 0, tzinfo=UTC))
+    do(blank, "p02_head", "办理并报告完成情况", REPORT)
+    assert names(blank, "owner") == ["验收完成情况"]  # the issuer is who filled the card in
+    accept = only(blank, "owner", "验收完成情况")
+    for intruder in ("p02_head", "leader_party"):
+        with pytest.raises(PermissionDenied):
+            tasks.complete(blank, accept.id, blank.actor(intruder), {"accepted": True})
+    assert do(blank, "owner", "验收完成情况", {"accepted": True}) == "completed"
+    assert adjustments(blank) == [("P02", "2026-03", "like", Decimal("3.00"), f"instruction_card:{blank.case}")]
+    with blank.db.reading() as session:
+        row = session.scalar(select(ScoreAdjustment).where(ScoreAdjustment.source == f"instruction_card:{blank.case}"))
+    assert row.created_by == "owner"
+
+
+def test_a_card_filled_in_with_a_bad_combination_stops_at_prepare(blank):
+    do(blank, "owner", "填写指令卡", {**ISSUED, "assisting": [{"unit_code": "P02", "duty": "协助办理"}]})
+    state, message = status(blank)
+    assert state == "error" and "不能是责任单位" in message
+
+
+def test_start_data_without_an_issuer_is_still_refused(demo):
+    case = instances.start(demo, "instruction_card", demo.actor("owner"), data=ISSUED)
+    with demo.db.reading() as session:
+        instance = fetch_instance(session, case)
+    assert instance.status == "error" and instance.error_element == "prepare"
+    assert "issuer" in instance.error_message

@@ -116,6 +116,8 @@ def test_happy_path_confirmation_opens_a_rectification_for_the_unit(case):
     assert plan["problem"] == "2026-12 月度考核生产型单位排名末位：" + SPEECH["problem_analysis"]
     assert (plan["unit_code"], plan["branch_code"], plan["source"], plan["severity"]) == (
         "P01", "B01", "月度考核通报会 2026-12", "一般")
+    # whoever confirmed the presentation reviews the plan and verifies the fix, not every inspector
+    assert plan["inspector"] == "owner" and plan["lane_owners"] == {"检查组成员": ["owner"]}
     assert names(case, "p02_head", child.id) == []
 
     assert trail(case) == [("start", "owner", "report_presentation"),
