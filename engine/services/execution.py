@@ -89,10 +89,12 @@ def derive_status(workflow: BpmnWorkflow, error_element: str | None) -> str:
 
 def save(rt: Runtime, session: Session, instance: InstanceRecord, workflow: BpmnWorkflow,
          loaded: LoadedVersion, *, error: tuple[str | None, str | None] = (None, None),
-         actor: str = "system") -> None:
-    """Write state, status, next wake-up and the task projection in the caller's transaction."""
+         actor: str = "system", previous_status: str | None = None) -> None:
+    """Write state, status, next wake-up and the task projection in the caller's transaction.
+
+    `previous_status` is the status before the caller changed it itself (suspend, terminate)."""
     now = rt.clock.now()
-    previous_status = instance.status
+    previous_status = previous_status or instance.status
     error_element, error_message = error
     instance.state = STATE_SERIALIZER.dumps(workflow)
     instance.serializer_version = STATE_SERIALIZER.version

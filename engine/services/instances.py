@@ -64,7 +64,7 @@ def _change_status(rt: Runtime, instance_id: int, actor: Actor, action: str, all
             raise InvalidState(f"实例当前状态为「{instance.status}」，不能执行此操作",
                                f"the instance is {instance.status}; this action is not possible")
         workflow, loaded = load_workflow(rt, session, instance)
-        now = rt.clock.now()
+        now, was = rt.clock.now(), instance.status
         if action == "suspend":
             instance.status = "suspended"
         elif action == "terminate":
@@ -77,7 +77,8 @@ def _change_status(rt: Runtime, instance_id: int, actor: Actor, action: str, all
             save(rt, session, instance, workflow, loaded, error=error, actor=actor.username)
             audit.record(session, at=now, actor=actor.username, action=action, instance_id=instance.id)
             return instance.status
-        save(rt, session, instance, workflow, loaded, actor=actor.username)
+        # A terminated child counts as finished: its parent may be waiting for the last one.
+        save(rt, session, instance, workflow, loaded, actor=actor.username, previous_status=was)
         audit.record(session, at=now, actor=actor.username, action=action, instance_id=instance.id,
                      detail={"reason": reason} if reason else None)
         return instance.status

@@ -41,9 +41,12 @@ def _candidates(session: Session, lane: str | None, data: dict, instance: Instan
     unit_id = None
     scope_code = data.get(UNIT_SCOPE_KEYS.get(role, ""))
     if scope_code:
-        unit_id = session.scalar(select(OrgUnit.id).where(OrgUnit.code == str(scope_code)))
-        if unit_id is None:  # never widen an unknown unit to "every unit": let the office sort it out
+        unit = session.execute(select(OrgUnit.id, OrgUnit.category).where(OrgUnit.code == str(scope_code))).first()
+        if unit is None:  # never widen an unknown unit to "every unit": let the office sort it out
             return [_candidate(role="process_owner")]
+        unit_id = unit.id
+        if role == "unit_head" and unit.category == "party_branch":
+            role = "branch_secretary"  # a party branch is led by its secretary (a last-placed branch presents)
     return [_candidate(role=role, unit_id=unit_id)]
 
 

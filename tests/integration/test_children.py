@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import select
 
 from engine.bpmn.bundle import SourceFile
 from engine.models import OrgUnit
@@ -97,6 +98,21 @@ def test_children_get_their_unit_and_the_parent_waits_for_all(rt, people):
     [summary] = [t for t in tasks.inbox(rt, people.owner) if t.instance_id == parent]
     assert summary.name == "汇总"
     assert tasks.get(rt, summary.id, people.owner).data["plan"] == {"started": 2}
+
+
+def test_terminating_the_last_open_child_releases_the_parent_with_the_counts(rt, people):
+    deploy_cycle(rt, people.owner)
+    parent = instances.start(rt, "cycle", people.owner, data={"units": ["U1", "U2"], "period": "2026-03"})
+    [u1_task] = tasks.inbox(rt, people.head)
+    tasks.complete(rt, u1_task.id, people.head, {})
+    with rt.db.reading() as session:
+        from engine.models import ProcessInstance
+        [u2_child] = session.scalars(select(ProcessInstance.id).where(
+            ProcessInstance.parent_instance_id == parent, ProcessInstance.status != "completed")).all()
+    instances.terminate(rt, u2_child, people.owner, reason="U2 已撤销")
+    assert record(rt, parent).status == "waiting_person"
+    [summary] = [t for t in tasks.inbox(rt, people.owner) if t.instance_id == parent]
+    assert summary.name == "汇总"
 
 
 def test_children_that_finish_at_once_release_the_parent_at_once(rt, people):

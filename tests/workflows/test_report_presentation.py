@@ -236,3 +236,17 @@ def test_the_presentation_form_asks_for_substance(case):
         tasks.complete(case, present, head, {**SPEECH, "unit_name": "采油二队"})  # shown, not rewritten
     assert caught.value.field_errors
     assert names(case, "p01_head") == [PRESENT]
+
+
+def test_a_last_placed_party_branch_presents_through_its_secretary(demo):
+    rt = at(demo, START)
+    rt.actor = demo.actor
+    rt.case = instances.start(rt, "report_presentation", demo.actor("owner"), title="末位表态：第三党支部 2026-12",
+                              data={"period": "2026-12", "unit_code": "B03", "unit_name": "第三党支部",
+                                    "category": "party_branch", "branch_code": None})
+    assert names(rt, "b03_secretary") == [PRESENT]
+    assert names(rt, "b02_secretary") == [] and names(rt, "owner") == []
+    do(rt, "b03_secretary", PRESENT, SPEECH)
+    do(rt, "owner", REVIEW, {"accepted": True})
+    [child] = children(rt)  # the branch's rectification plan goes to the secretary as well
+    assert [t.name for t in tasks.inbox(rt, rt.actor("b03_secretary")) if t.instance_id == child.id] == ["制定整改方案"]
