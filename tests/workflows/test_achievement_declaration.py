@@ -12,11 +12,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from engine.clock import FixedClock
 from engine.errors import PermissionDenied, ValidationFailed
 from engine.models import AchievementItem, HumanTask, Person, PersonRating, ProcessInstance
 from engine.runtime import SCHEDULER, Runtime
 from engine.services import audit, instances, tasks
+from tests.workflows.steps import at, do, names, only, status, trail, wake
 
 PERIOD = "2026-12"
 START = datetime(2027, 1, 1, 1, 0, tzinfo=UTC)         # 09:00 on 1 January in Beijing
@@ -30,46 +30,6 @@ ITEMS = [{"title": "完成 3 号集输管线保温改造", "task_source": "单�
 RATED = [{**ITEMS[0], "rating": "优秀", "rating_reason": "提前完成且经试运行验证，保障了冬季保供"},
          {**ITEMS[1], "rating": "一般", "rating_reason": "按时完成，属常规工作"}]
 PEOPLE = {"p01_staff1": ("staff", "采油一队"), "p01_deputy": ("deputy", "采油一队"), "p01_head": ("head", "采油一队")}
-
-
-def at(rt, moment: datetime) -> Runtime:
-    later = Runtime(rt.settings, database=rt.db, clock=FixedClock(moment))
-    later.actor, later.case = rt.actor, getattr(rt, "case", None)
-    return later
-
-
-def wake(rt, moment: datetime) -> Runtime:
-    later = at(rt, moment)
-    assert rt.case in instances.due_instance_ids(later)
-    assert instances.wake(later, rt.case) is True
-    return later
-
-
-def mine(rt, username: str) -> list:
-    return [t for t in tasks.inbox(rt, rt.actor(username)) if t.instance_id == rt.case]
-
-
-def names(rt, username: str) -> list[str]:
-    return sorted(t.name for t in mine(rt, username))
-
-
-def only(rt, username: str, name: str | None = None):
-    [task] = [t for t in mine(rt, username) if name is None or t.name == name]
-    return task
-
-
-def do(rt, username: str, name: str, form: dict) -> str:
-    return tasks.complete(rt, only(rt, username, name).id, rt.actor(username), form)
-
-
-def status(rt) -> str:
-    with rt.db.reading() as session:
-        return session.get(ProcessInstance, rt.case).status
-
-
-def trail(rt) -> list[tuple[str, str, str | None]]:
-    with rt.db.reading() as session:
-        return [(e.action, e.actor, e.subject) for e in audit.instance_trail(session, rt.case)]
 
 
 def task_rows(rt) -> dict[str, str]:

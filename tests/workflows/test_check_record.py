@@ -10,12 +10,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from engine.clock import FixedClock
 from engine.errors import PermissionDenied, ValidationFailed
-from engine.models import HumanTask, OrgUnit, ProcessInstance, ScoreAdjustment
+from engine.models import HumanTask, OrgUnit, ScoreAdjustment
 from engine.runtime import Runtime
 from engine.services import audit, instances, tasks
 from engine.services.people import ensure_person
+from tests.workflows.steps import at, do, names, only, trail
 
 START = datetime(2026, 12, 8, 1, 0, tzinfo=UTC)  # 09:00 on 8 December in Beijing
 RECORD = {"period": "2026-12", "unit_code": "P01", "kind": "error", "points": 1.5,
@@ -24,24 +24,6 @@ RECORD = {"period": "2026-12", "unit_code": "P01", "kind": "error", "points": 1.
 LIKE = {"unit_code": "P01", "check_type": "日常检查", "kind": "like", "points": 2,
         "reason": "冬季抢修 2 小时内恢复供液，获作业区通报表扬", "evidence": ["作业区通报 2026-45 号"]}
 FILL, ACK, RULING = "填写检查记录", "确认检查记录", "裁定申诉"
-
-
-def at(rt, moment: datetime) -> Runtime:
-    return Runtime(rt.settings, database=rt.db, clock=FixedClock(moment))
-
-
-def names(rt, username: str) -> list[str]:
-    return sorted(t.name for t in tasks.inbox(rt, rt.actor(username)) if t.instance_id == rt.case)
-
-
-def only(rt, username: str, name: str | None = None):
-    [task] = [t for t in tasks.inbox(rt, rt.actor(username))
-              if t.instance_id == rt.case and (name is None or t.name == name)]
-    return task
-
-
-def do(rt, username: str, name: str, form: dict) -> str:
-    return tasks.complete(rt, only(rt, username, name).id, rt.actor(username), form)
 
 
 def start(demo, data: dict, starter: str = "owner") -> Runtime:
@@ -63,16 +45,6 @@ def adjustments(rt) -> list[tuple[str, str, str, Decimal, str]]:
 def the_adjustment(rt) -> ScoreAdjustment:
     with rt.db.reading() as session:
         return session.scalar(select(ScoreAdjustment).where(ScoreAdjustment.source == f"check_record:{rt.case}"))
-
-
-def instance(rt) -> ProcessInstance:
-    with rt.db.reading() as session:
-        return session.get(ProcessInstance, rt.case)
-
-
-def trail(rt) -> list[tuple[str, str, str | None]]:
-    with rt.db.reading() as session:
-        return [(e.action, e.actor, e.subject) for e in audit.instance_trail(session, rt.case)]
 
 
 def test_a_prefilled_error_notice_goes_straight_to_the_unit_head_and_is_recorded_negative(demo):

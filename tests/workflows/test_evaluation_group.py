@@ -12,12 +12,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import insert, select
 
-from engine.clock import FixedClock
 from engine.errors import PermissionDenied, ValidationFailed
 from engine.models import HumanTask, OrgUnit, ProcessInstance, ScoreEntry
 from engine.runtime import SCHEDULER, SYSTEM, Runtime
-from engine.services import audit, instances, schemes, tasks
+from engine.services import instances, schemes, tasks
 from engine.services.demo import PRODUCTION
+from tests.workflows.steps import at, do, names, only, status, trail, wake
 
 PERIOD = "2026-12"
 START = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)       # 10:00 on 30 November in Beijing
@@ -28,46 +28,6 @@ FOCUS, SCORING = "发布本月考核重点", "考核组评分"
 FOCUS_LATE, SCORING_LATE = "督办：考核重点逾期未发布", "督办：考核组评分逾期"
 POINTS = {"focus_points": ["冬季保供期间多种经营收入完成情况", "外委项目结算及时性"], "note": "月末随机抽查两个单位台账"}
 UPLOADED = {"scores_uploaded": True}
-
-
-def at(rt, moment: datetime) -> Runtime:
-    later = Runtime(rt.settings, database=rt.db, clock=FixedClock(moment))
-    later.actor, later.case = rt.actor, getattr(rt, "case", None)
-    return later
-
-
-def wake(rt, moment: datetime) -> Runtime:
-    later = at(rt, moment)
-    assert rt.case in instances.due_instance_ids(later)
-    assert instances.wake(later, rt.case) is True
-    return later
-
-
-def mine(rt, username: str) -> list:
-    return [t for t in tasks.inbox(rt, rt.actor(username)) if t.instance_id == rt.case]
-
-
-def names(rt, username: str) -> list[str]:
-    return sorted(t.name for t in mine(rt, username))
-
-
-def only(rt, username: str, name: str | None = None):
-    [task] = [t for t in mine(rt, username) if name is None or t.name == name]
-    return task
-
-
-def do(rt, username: str, name: str, form: dict) -> str:
-    return tasks.complete(rt, only(rt, username, name).id, rt.actor(username), form)
-
-
-def status(rt) -> str:
-    with rt.db.reading() as session:
-        return session.get(ProcessInstance, rt.case).status
-
-
-def trail(rt) -> list[tuple[str, str, str | None]]:
-    with rt.db.reading() as session:
-        return [(e.action, e.actor, e.subject) for e in audit.instance_trail(session, rt.case)]
 
 
 def task_rows(rt) -> list[tuple[str, str]]:

@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from engine.clock import FixedClock
 from engine.errors import PermissionDenied, ValidationFailed
-from engine.models import FeedbackInterview, HumanTask, Person, ProcessInstance
+from engine.models import FeedbackInterview, HumanTask, Person
 from engine.runtime import SCHEDULER, Runtime
-from engine.services import audit, instances, tasks
+from engine.services import instances, tasks
+from tests.workflows.steps import at, do, instance, names, only, trail, wake
 
 START = datetime(2027, 1, 16, 1, 0, tzinfo=UTC)
 DUE = datetime(2027, 1, 20, 16, 0, tzinfo=UTC)  # 2027-01-21 00:00 in Beijing: end of the 20th
@@ -31,42 +31,6 @@ INTERVIEW = {
     "held_on": "2027-01-18",
 }
 TASK, ESCALATE = "一对一反馈面谈", "督办：一对一反馈面谈逾期"
-
-
-def at(rt, moment: datetime) -> Runtime:
-    return Runtime(rt.settings, database=rt.db, clock=FixedClock(moment))
-
-
-def names(rt, username: str) -> list[str]:
-    return sorted(t.name for t in tasks.inbox(rt, rt.actor(username)) if t.instance_id == rt.case)
-
-
-def only(rt, username: str, name: str | None = None):
-    [task] = [t for t in tasks.inbox(rt, rt.actor(username))
-              if t.instance_id == rt.case and (name is None or t.name == name)]
-    return task
-
-
-def do(rt, username: str, name: str, form: dict) -> str:
-    return tasks.complete(rt, only(rt, username, name).id, rt.actor(username), form)
-
-
-def wake(rt, moment: datetime) -> Runtime:
-    later = at(rt, moment)
-    later.actor, later.case = rt.actor, rt.case
-    assert rt.case in instances.due_instance_ids(later)
-    assert instances.wake(later, rt.case) is True
-    return later
-
-
-def instance(rt) -> ProcessInstance:
-    with rt.db.reading() as session:
-        return session.get(ProcessInstance, rt.case)
-
-
-def trail(rt) -> list[tuple[str, str, str | None]]:
-    with rt.db.reading() as session:
-        return [(e.action, e.actor, e.subject) for e in audit.instance_trail(session, rt.case)]
 
 
 def register(rt) -> list[tuple[str, str, str, str, dict, int]]:

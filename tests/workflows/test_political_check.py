@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from engine.clock import FixedClock
 from engine.errors import PermissionDenied, ValidationFailed
 from engine.models import HumanTask, Person, PoliticalFinding, ProcessInstance
 from engine.runtime import SCHEDULER, Runtime
 from engine.services import audit, instances, tasks
+from tests.workflows.steps import at, do, names, only, trail, wake
 
 PERIOD = "2026-12"
 START = datetime(2027, 1, 1, 1, 0, tzinfo=UTC)
@@ -22,41 +22,6 @@ DUE = datetime(2027, 1, 3, 16, 0, tzinfo=UTC)  # end of 3 January in Beijing
 CHECK, ESCALATION = "政治素质负面清单评价", "督办：政治素质评价逾期"
 FINDINGS = [{"username": "p01_staff1", "item_code": "absent_from_study", "note": "12 月 2 次无故缺席支部学习"},
             {"username": "n01_deputy", "item_code": "formalism", "note": "安全整改只表态未落实"}]
-
-
-def at(rt, moment: datetime) -> Runtime:
-    later = Runtime(rt.settings, database=rt.db, clock=FixedClock(moment))
-    later.actor, later.case = rt.actor, getattr(rt, "case", None)
-    return later
-
-
-def wake(rt, moment: datetime) -> Runtime:
-    later = at(rt, moment)
-    assert rt.case in instances.due_instance_ids(later)
-    assert instances.wake(later, rt.case) is True
-    return later
-
-
-def mine(rt, username: str) -> list:
-    return [t for t in tasks.inbox(rt, rt.actor(username)) if t.instance_id == rt.case]
-
-
-def names(rt, username: str) -> list[str]:
-    return sorted(t.name for t in mine(rt, username))
-
-
-def only(rt, username: str, name: str | None = None):
-    [task] = [t for t in mine(rt, username) if name is None or t.name == name]
-    return task
-
-
-def do(rt, username: str, name: str, form: dict) -> str:
-    return tasks.complete(rt, only(rt, username, name).id, rt.actor(username), form)
-
-
-def trail(rt) -> list[tuple[str, str, str | None]]:
-    with rt.db.reading() as session:
-        return [(e.action, e.actor, e.subject) for e in audit.instance_trail(session, rt.case)]
 
 
 def task_rows(rt) -> list[tuple[str, str]]:

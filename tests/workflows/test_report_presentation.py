@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from engine.clock import FixedClock
 from engine.errors import PermissionDenied, ValidationFailed
 from engine.models import HumanTask, ProcessInstance
-from engine.runtime import SCHEDULER, Runtime
+from engine.runtime import SCHEDULER
 from engine.services import audit, instances, tasks
+from tests.workflows.steps import at, do, instance, names, only, trail, wake
 
 START = datetime(2027, 1, 12, 1, 0, tzinfo=UTC)              # 09:00 in Beijing, results just out
 DUE = datetime(2027, 1, 15, 16, 0, tzinfo=UTC)               # 2027-01-16 00:00 in Beijing: end of the 15th
@@ -27,38 +27,6 @@ SPEECH = {"problem_analysis": "安全检查两项扣分：巡检记录不全，�
 PRESENT, REVISE, REVIEW, ESCALATE = "末位表态发言", "修改表态发言", "会议确认", "督办：末位表态发言逾期"
 
 
-def at(rt, moment: datetime) -> Runtime:
-    return Runtime(rt.settings, database=rt.db, clock=FixedClock(moment))
-
-
-def names(rt, username: str, instance_id: int | None = None) -> list[str]:
-    wanted = instance_id or rt.case
-    return sorted(t.name for t in tasks.inbox(rt, rt.actor(username)) if t.instance_id == wanted)
-
-
-def only(rt, username: str, name: str | None = None):
-    [task] = [t for t in tasks.inbox(rt, rt.actor(username))
-              if t.instance_id == rt.case and (name is None or t.name == name)]
-    return task
-
-
-def do(rt, username: str, name: str, form: dict) -> str:
-    return tasks.complete(rt, only(rt, username, name).id, rt.actor(username), form)
-
-
-def wake(rt, moment: datetime) -> Runtime:
-    later = at(rt, moment)
-    later.actor, later.case = rt.actor, rt.case
-    assert rt.case in instances.due_instance_ids(later)
-    assert instances.wake(later, rt.case) is True
-    return later
-
-
-def instance(rt, instance_id: int | None = None) -> ProcessInstance:
-    with rt.db.reading() as session:
-        return session.get(ProcessInstance, instance_id or rt.case)
-
-
 def children(rt) -> list[ProcessInstance]:
     with rt.db.reading() as session:
         return list(session.scalars(select(ProcessInstance).where(ProcessInstance.parent_instance_id == rt.case)))
@@ -68,11 +36,6 @@ def task_rows(rt) -> dict[str, str]:
     with rt.db.reading() as session:
         return dict(session.execute(select(HumanTask.element_id, HumanTask.status)
                                     .where(HumanTask.instance_id == rt.case).order_by(HumanTask.id)).all())
-
-
-def trail(rt) -> list[tuple[str, str, str | None]]:
-    with rt.db.reading() as session:
-        return [(e.action, e.actor, e.subject) for e in audit.instance_trail(session, rt.case)]
 
 
 @pytest.fixture
