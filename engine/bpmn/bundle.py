@@ -125,8 +125,22 @@ def _scan_bpmn(file: SourceFile, root, refs: dict[str, ProcessRefs], problems: l
         if isinstance(node.tag, str) and node.tag.startswith(f"{{{CAMUNDA_NS}}}"):
             _camunda_problem(file, node, _local(node), problems)
     other_dialect = len(problems) > found_before
+    _parameter_id_clashes(file, root, problems)
     problems.extend(expression_problems(file.name, root))
     return other_dialect
+
+
+def _parameter_id_clashes(file: SourceFile, root, problems: list[Problem]) -> None:
+    """A service parameter named like a BPMN element: SpiffWorkflow finds elements by id and would
+    take the parameter for the element ("no support implemented for this task type")."""
+    elements = {node.get("id") for node in root.iter(f"{{{BPMN_NS}}}*") if node.get("id")}
+    for node in root.iter():
+        if _local(node) == "parameter" and node.get("id") in elements:
+            owner = next((a.get("id") for a in node.iterancestors(f"{{{BPMN_NS}}}*") if a.get("id")), None)
+            problems.append(Problem(file.name, owner,
+                                    f"服务参数 {node.get('id')} 与流程元素同名，请改用其他元素编号",
+                                    f"service parameter {node.get('id')} has the id of a BPMN element; "
+                                    "give the element another id", node.sourceline))
 
 
 def _camunda_problem(file: SourceFile, node, name: str, problems: list[Problem]) -> None:

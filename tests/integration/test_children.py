@@ -142,6 +142,16 @@ def test_the_parent_state_does_not_grow_with_the_organisation(rt, people):
     assert large - small <= (large_input - small_input) * 1.2
 
 
+def test_a_parameter_named_like_an_element_is_refused_at_deploy(rt, people):
+    from engine.errors import DeploymentRejected
+    clash = PARENT.format(child="unit_work").replace('id="summary"', 'id="data"').replace(
+        'targetRef="summary"', 'targetRef="data"').replace('sourceRef="summary"', 'sourceRef="data"')
+    with pytest.raises(DeploymentRejected) as caught:
+        deploy.deploy(rt, [SourceFile("unit_work.bpmn", UNIT_WORK), SourceFile("cycle.bpmn", clash)], people.owner)
+    [problem] = caught.value.problems
+    assert problem.element == "plan_units" and "service parameter data" in problem.en
+
+
 def test_an_unknown_service_operator_is_refused_at_deploy(rt, people):
     from engine.errors import DeploymentRejected
     broken = PARENT.format(child="unit_work").replace("kaohe/start_instances", "http/post")
