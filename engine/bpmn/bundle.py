@@ -131,9 +131,11 @@ def _scan_bpmn(file: SourceFile, root, refs: dict[str, ProcessRefs], problems: l
 
 
 def _parameter_id_clashes(file: SourceFile, root, problems: list[Problem]) -> None:
-    """A service parameter named like a BPMN element: SpiffWorkflow finds elements by id and would
-    take the parameter for the element ("no support implemented for this task type")."""
-    elements = {node.get("id") for node in root.iter(f"{{{BPMN_NS}}}*") if node.get("id")}
+    """A service parameter named like a flow node: SpiffWorkflow finds the nodes a flow connects by
+    id and would take the parameter for the node ("no support implemented for this task type")."""
+    flow_nodes = {ref for node in root.iter(f"{{{BPMN_NS}}}*")
+                  for ref in (node.get("sourceRef"), node.get("targetRef"), node.get("attachedToRef")) if ref}
+    elements = {node.get("id") for node in root.iter(f"{{{BPMN_NS}}}*") if node.get("id") in flow_nodes}
     for node in root.iter():
         if _local(node) == "parameter" and node.get("id") in elements:
             owner = next((a.get("id") for a in node.iterancestors(f"{{{BPMN_NS}}}*") if a.get("id")), None)
