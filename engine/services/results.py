@@ -42,6 +42,7 @@ class UnitResult:
     quarterly: QuarterlyReward | None = None
     shortlisted: bool = False
     full_marks_streak: bool = False
+    entered: bool = False                                          # anything scored at all
 
 
 @dataclass
@@ -94,7 +95,7 @@ def _unit_month(session: Session, scheme: EvaluationScheme, month: str, units) -
     for code, name, category, branch_code in units:
         base = bases[code]
         result = UnitResult(code, name, category, branch_code, base.area_scores, base.missing,
-                            Decimal(adjustments.get(code) or 0))
+                            Decimal(adjustments.get(code) or 0), entered=base.entered)
         if base.score is not None:
             result.own = round_score(base.score + result.adjustments)
         results[code] = result
@@ -109,11 +110,15 @@ def _combine_months(units, per_month: list[dict[str, UnitResult]]) -> list[UnitR
     """A month is itself; a quarter averages each score over the months that have one."""
     if len(per_month) == 1:
         return [per_month[0][unit.code] for unit in units]
+    # A month in which nobody was scored (kaohe not in use yet) is not missing work.
+    used = [any(r.entered for r in month.values()) for month in per_month]
+    used = used if any(used) else [True] * len(per_month)
     combined = []
     for code, name, category, branch_code in units:
         months = [m[code] for m in per_month]
         result = UnitResult(code, name, category, branch_code,
-                            missing=sorted({i for m in months for i in m.missing}),
+                            missing=sorted({i for m, counts in zip(months, used) if counts for i in m.missing}),
+                            entered=any(m.entered for m in months),
                             adjustments=sum((m.adjustments for m in months), Decimal(0)))
         for attribute in ("own", "fused"):
             values = [getattr(m, attribute) for m in months if getattr(m, attribute) is not None]

@@ -25,6 +25,7 @@ class BaseScore:
     score: Decimal | None
     area_scores: dict[str, Decimal] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    entered: bool = False  # any indicator scored at all this month
 
 
 def _effective(indicator: SchemeIndicator, value: Decimal) -> Decimal:
@@ -52,16 +53,18 @@ def _entries(session: Session, scheme: EvaluationScheme, months: list[str]) -> d
 
 
 def _base(areas: list[SchemeArea], values: dict) -> BaseScore:
-    result = BaseScore(None)
+    result = BaseScore(None, entered=bool(values))
     weighted, total_weight = Decimal(0), Decimal(0)
     for area in areas:
-        area_score = Decimal(0)
+        area_score, complete = Decimal(0), True
         for indicator in area.indicators:
             if indicator.id not in values:
                 result.missing.append(indicator.code)
+                complete = False
                 continue
             area_score += indicator.weight * _effective(indicator, values[indicator.id]) / indicator.max_score
-        result.area_scores[area.code] = area_score
+        if complete:  # a half-scored area would read as a poor score; it is listed as missing instead
+            result.area_scores[area.code] = area_score
         weighted += area.weight * area_score
         total_weight += area.weight
     if not result.missing and total_weight:

@@ -67,6 +67,24 @@ def test_a_quarter_averages_the_months_and_uses_the_quarterly_table(org):
     assert units["E2"].quarterly.head_yuan == D(-500) and units["D2"].quarterly.head_yuan == D(-450)
 
 
+def test_a_month_nobody_scored_neither_drags_the_quarter_down_nor_counts_as_missing(org):
+    """kaohe started in February: the quarter is February and March, not a zero for January."""
+    for month, bump in (("2026-02", 1), ("2026-03", 2)):
+        score(org, month, {k: v + bump for k, v in MARCH.items()})
+    quarter = by_code(results.compute(org, "2026Q1"))
+    march = by_code(results.compute(org, "2026-03"))
+    assert quarter["D1"].fused == D("92.30")  # 91.8, 92.8
+    assert quarter["D1"].missing == [] and quarter["D1"].area_scores == {
+        area: (score_ - D("0.5")) for area, score_ in march["D1"].area_scores.items()}
+
+
+def test_a_half_scored_month_lists_what_is_missing_without_a_partial_area_score(org):
+    score(org, "2026-02", MARCH)
+    score(org, "2026-03", {k: v for k, v in MARCH.items() if k != "D2"})
+    quarter = by_code(results.compute(org, "2026Q1"))
+    assert quarter["D2"].missing != [] and by_code(results.compute(org, "2026-03"))["D2"].area_scores == {}
+
+
 def test_full_marks_three_months_running_are_flagged(org):
     for month in ("2026-01", "2026-02", "2026-03"):
         score(org, month, {**MARCH, "E1": 100})
