@@ -25,6 +25,9 @@ class Settings:
     debug: bool = False
     # Time of day (local, HH:MM) at which calendar meetings and checks fire.
     calendar_time: str = "09:00"
+    # Uploaded evidence files, content-addressed (engine/evidence/storage.py), and the largest one accepted.
+    files_dir: Path = PROJECT_ROOT / "instance" / "files"
+    max_upload_mb: float = 20
 
     @classmethod
     def from_env(cls, environ=None) -> "Settings":
@@ -40,4 +43,6 @@ class Settings:
             scheduler_mode=env.get("KAOHE_SCHEDULER", defaults.scheduler_mode),
             debug=env.get("KAOHE_DEBUG", "") in ("1", "true", "yes"),
             calendar_time=env.get("KAOHE_CALENDAR_TIME", defaults.calendar_time),
+            files_dir=Path(env.get("KAOHE_FILES_DIR", defaults.files_dir)),
+            max_upload_mb=float(env.get("KAOHE_MAX_UPLOAD_MB", defaults.max_upload_mb)),
         )

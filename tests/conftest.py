@@ -47,7 +47,8 @@ def _empty_all_tables(db: Database) -> None:
 
 @pytest.fixture
 def settings(database_url, tmp_path) -> Settings:
-    return Settings(database_url=database_url, script_time_limit=1.0, workflows_dir=ROOT / "workflows")
+    return Settings(database_url=database_url, script_time_limit=1.0, workflows_dir=ROOT / "workflows",
+                    files_dir=tmp_path / "files")
 
 
 @pytest.fixture

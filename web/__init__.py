@@ -37,7 +37,8 @@ def create_app(config: dict | None = None) -> Flask:
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         KAOHE_TIMEZONE=rt.settings.timezone,
-        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        # A form may carry up to ten evidence files of the largest accepted size, plus its fields.
+        MAX_CONTENT_LENGTH=int((rt.settings.max_upload_mb * 10 + 2) * 1024 * 1024),
         # A form may stay open for as long as the session lives; an expired token would lose the typing.
         WTF_CSRF_TIME_LIMIT=None,
     )

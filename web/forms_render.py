@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from engine.errors import Message
+from engine.evidence import references, sniff
 
 LONG_TEXT = 120  # strings allowed to be longer than this get a textarea
 INTEGER_TEXT = re.compile(r"^\s*[+-]?\d+\s*$")
@@ -23,7 +24,7 @@ FORM_LEVEL = "_form"
 class Field:
     name: str
     label: str
-    widget: str  # text, textarea, number, checkbox, select, date, email, json
+    widget: str  # text, textarea, number, checkbox, select, date, email, json, file
     required: bool = False
     help: str | None = None
     value: str = ""
@@ -32,6 +33,8 @@ class Field:
     attrs: dict[str, str] = field(default_factory=dict)
     readonly: bool = False
     error: str | None = None
+    multiple: bool = False  # a file field holding several files
+    files: list[dict] = field(default_factory=list)  # file references already uploaded (kept on a re-show)
 
 
 def _json_type(prop: dict) -> str | None:
@@ -69,6 +72,8 @@ def _text(value) -> str:
 
 def _widget(prop: dict) -> str:
     kind = _json_type(prop)
+    if references.file_field_kind(prop):
+        return "file"
     if _choices(prop) is not None:
         return "select"
     if kind == "boolean":
@@ -100,6 +105,8 @@ def _attrs(prop: dict, widget: str) -> dict[str, str]:
                 attrs[attr] = str(prop[keyword])
     if widget == "text" and isinstance(prop.get("pattern"), str):
         attrs["pattern"] = prop["pattern"]
+    if widget == "file":
+        attrs["accept"] = ",".join(sniff.ALLOWED_EXTENSIONS)
     return attrs
 
 
@@ -125,9 +132,18 @@ def form_level_errors(schema: dict | None, errors: Mapping[str, Message], langua
             if path == FORM_LEVEL or path.split(".")[0] not in names]
 
 
+def _file_list(value) -> list[dict]:
+    items = value if isinstance(value, list) else [value]
+    return [item for item in items if references.is_reference(item)]
+
+
 def build_fields(schema: dict | None, data: Mapping, *, posted: Mapping | None = None,
-                 errors: Mapping[str, Message] | None = None, language: str = "zh_CN") -> list[Field]:
-    """One Field per schema property, filled from the task data, or from what was just typed."""
+                 errors: Mapping[str, Message] | None = None, language: str = "zh_CN",
+                 files: Mapping | None = None) -> list[Field]:
+    """One Field per schema property, filled from the task data, or from what was just typed.
+
+    `files` holds the file fields' references as last submitted (uploads already stored), so a
+    refused submit shows them again instead of losing them."""
     required = set((schema or {}).get("required") or [])
     fields = []
     for name, prop in properties(schema).items():
@@ -138,7 +154,10 @@ def build_fields(schema: dict | None, data: Mapping, *, posted: Mapping | None =
         current = data.get(name, prop.get("default"))
         if widget == "select":
             item.options = [(_text(value), label) for value, label in _choices(prop) or []]
-        if posted is not None and not item.readonly:
+        if widget == "file":
+            item.multiple = references.file_field_kind(prop) == "many"
+            item.files = _file_list((files if files is not None else data).get(name))
+        elif posted is not None and not item.readonly:
             item.value = posted.get(name, "")
             item.checked = name in posted
         else:
@@ -163,6 +182,20 @@ def _number(text: str, integer: bool):
     return number
 
 
+def _kept_files(posted: Mapping, name: str) -> list:
+    if hasattr(posted, "getlist"):
+        values = posted.getlist(name)
+    else:
+        values = [] if posted.get(name) is None else [posted.get(name)]
+    kept = []
+    for text in values:
+        try:
+            kept.append(json.loads(text))
+        except (TypeError, ValueError):
+            kept.append(text)  # the engine names the field
+    return kept
+
+
 def convert(schema: dict | None, posted: Mapping) -> dict:
     """The submitted strings as the schema's types. Empty inputs are left out (so `required` reports
     them); anything unreadable stays a string for the validation to name."""
@@ -173,6 +206,13 @@ def convert(schema: dict | None, posted: Mapping) -> dict:
         widget, kind = _widget(prop), _json_type(prop)
         if widget == "checkbox":
             result[name] = name in posted
+            continue
+        if widget == "file":  # the references kept (ticked) on the page; new uploads are added by the view
+            kept = _kept_files(posted, name)
+            if references.file_field_kind(prop) == "many":
+                result[name] = kept  # an empty list removes the files unticked, as a person expects
+            elif kept:
+                result[name] = kept[-1]
             continue
         text = posted.get(name)
         if text is None or not text.strip():

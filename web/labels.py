@@ -21,6 +21,7 @@ AUDIT_ACTIONS = {
     "error": _l("出错"),
     "timer_fired": _l("定时器触发"),
     "deploy": _l("部署"),
+    "upload": _l("上传文件"),
 }
 
 TASK_STATUSES = {

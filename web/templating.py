@@ -30,6 +30,17 @@ def readable(value) -> str:
     return str(value)
 
 
+def filesize(size) -> str:
+    """Bytes as a person reads them: 512 B, 12.3 KB, 4.5 MB."""
+    if not isinstance(size, (int, float)):
+        return ""
+    for unit in ("B", "KB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} MB"
+
+
 def _globals() -> dict:
     language = i18n.current_language()
     other = "zh_CN" if language == "en" else "en"
@@ -43,7 +54,7 @@ def _globals() -> dict:
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.filters.update(local_time=local_time, readable=readable,
+    app.jinja_env.filters.update(local_time=local_time, readable=readable, filesize=filesize,
                                  instance_status=labels.instance_status, audit_action=labels.audit_action,
                                  task_status=labels.task_status, role_name=labels.role_name)
     app.jinja_env.trim_blocks = True

@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
 from engine.errors import Message, ValidationFailed
+from engine.evidence import references
 
 FORM_PROPERTY = "formJsonSchemaFilename"
 UI_PROPERTY = "formUiSchemaFilename"
@@ -32,6 +33,31 @@ _KEYWORD_MESSAGES = {
 }
 
 
+# The standard formats plus kaohe's file reference (engine/evidence: {"sha256", "name", ...}).
+FORMAT_CHECKER = FormatChecker(formats=Draft202012Validator.FORMAT_CHECKER.checkers)
+FORMAT_CHECKER.checks(references.FILE_FORMAT)(
+    lambda value: not isinstance(value, dict) or references.is_reference(value))
+
+
+def _misplaced_file_fields(schema: dict) -> list[str]:
+    """Paths of "kaohe-file" formats that are not a top-level field or the items of one."""
+    fields = [prop for prop in (schema.get("properties") or {}).values() if isinstance(prop, dict)]
+    allowed = {id(prop) for prop in fields} | {id(prop.get("items")) for prop in fields}
+    found: list[str] = []
+
+    def walk(node, path: str) -> None:
+        if isinstance(node, dict):
+            if references.is_file_schema(node) and id(node) not in allowed:
+                found.append(path or "/")
+            for key, value in node.items():
+                walk(value, f"{path}/{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{path}/{index}")
+    walk(schema, "")
+    return found
+
+
 def schema_problems(text: str) -> list[tuple[str, str]]:
     """Why a form file is unusable, as (zh, en) pairs; empty when it is a valid JSON Schema."""
     try:
@@ -44,12 +70,13 @@ def schema_problems(text: str) -> list[tuple[str, str]]:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         return [(f"不是有效的 JSON Schema：{exc.message}", f"not a valid JSON Schema: {exc.message}")]
-    return []
+    return [(f"文件字段只能是表单的顶层字段：{path}", f"a file field must be a top-level field of the form: {path}")
+            for path in _misplaced_file_fields(schema)]
 
 
 @lru_cache(maxsize=256)
 def _validator(schema_text: str) -> Draft202012Validator:
-    return Draft202012Validator(json.loads(schema_text), format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return Draft202012Validator(json.loads(schema_text), format_checker=FORMAT_CHECKER)
 
 
 def _field_path(error) -> str:

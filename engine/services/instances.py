@@ -6,7 +6,7 @@ from datetime import datetime
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 
 from engine.bpmn.serializer import STATE_SERIALIZER
 from engine.bpmn.timers import waiting_timers
@@ -154,16 +154,30 @@ class InstanceView:
     active_elements: list[str]
 
 
+def may_view(session, instance: InstanceRecord, actor: Actor) -> bool:
+    """Who may see an instance: owners, admins and auditors, whoever started it, and everyone who
+    held or completed one of its tasks."""
+    if instance.started_by == actor.username or actor.has_role("process_owner", "admin", "auditor"):
+        return True
+    if actor.person_id is None:
+        return False
+    return session.scalar(select(exists().where(
+        HumanTask.instance_id == instance.id,
+        or_(HumanTask.assignee_id == actor.person_id, HumanTask.completed_by_id == actor.person_id)))) or False
+
+
+def require_viewer(session, instance: InstanceRecord, actor: Actor) -> None:
+    if not may_view(session, instance, actor):
+        raise PermissionDenied("无权查看此流程实例", "you may not view this process instance")
+
+
 def view(rt: Runtime, instance_id: int, actor: Actor) -> InstanceView:
     """Everything the instance page shows: data, task history, audit trail, tokens and timers."""
     with rt.db.reading() as session:
         instance = fetch_instance(session, instance_id)
+        require_viewer(session, instance, actor)
         tasks = list(session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id)
                                      .order_by(HumanTask.id)))
-        involved = instance.started_by == actor.username or any(
-            t.assignee_id == actor.person_id or t.completed_by_id == actor.person_id for t in tasks)
-        if not (involved or actor.has_role("process_owner", "admin", "auditor")):
-            raise PermissionDenied("无权查看此流程实例", "you may not view this process instance")
         workflow, _loaded = load_workflow(rt, session, instance)
         finished = workflow.get_tasks(state=TaskState.COMPLETED)
         active = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from engine.bpmn import forms, spiff_clock
 from engine.errors import Conflict, InvalidState, Message, NotFound, PermissionDenied, ValidationFailed
+from engine.evidence import references
 from engine.models import HumanTask, Person, TaskCandidate
 from engine.runtime import Actor, Runtime
 from engine.services import audit, rows
@@ -91,6 +92,24 @@ def _locked_open_task(session: Session, task_id: int) -> tuple[TaskRecord, Insta
     return task, instance
 
 
+def require_completable(session: Session, task_id: int, actor: Actor) -> tuple[TaskRecord, InstanceRecord]:
+    """The open task, locked with its instance, if the actor may complete it now (also the rule for
+    uploading evidence files to it); PermissionDenied or InvalidState otherwise."""
+    task, instance = _locked_open_task(session, task_id)
+    if not _may_take(session, task, actor):
+        raise PermissionDenied("此任务不属于你", "this task is not yours")
+    if instance.status in ("suspended", "terminated"):
+        raise InvalidState("流程实例已挂起或终止", "the process instance is suspended or terminated")
+    return task, instance
+
+
+def may_act_in_instance(session: Session, instance_id: int, actor: Actor) -> bool:
+    """Is one of the instance's open tasks the actor's to do (assigned, or offered to them)?"""
+    open_tasks = session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id,
+                                                         HumanTask.status == "open"))
+    return any(_may_take(session, task, actor) for task in open_tasks)
+
+
 def claim(rt: Runtime, task_id: int, actor: Actor) -> None:
     with rt.db.unit_of_work() as session:
         task, _instance = _locked_open_task(session, task_id)
@@ -141,14 +160,12 @@ def complete(rt: Runtime, task_id: int, actor: Actor, submitted: dict) -> str:
     if not isinstance(submitted, dict):
         raise ValidationFailed("提交的数据必须是对象", "submitted data must be an object")
     with rt.db.unit_of_work() as session:
-        task, instance = _locked_open_task(session, task_id)
-        if not _may_take(session, task, actor):
-            raise PermissionDenied("此任务不属于你", "this task is not yours")
-        if instance.status in ("suspended", "terminated"):
-            raise InvalidState("流程实例已挂起或终止", "the process instance is suspended or terminated")
+        task, instance = require_completable(session, task_id, actor)
         workflow, loaded = load_workflow(rt, session, instance)
         if task.form_file:
             forms.validate_submission(loaded.forms[task.form_file], submitted)
+            # Evidence files: only uploads to this instance, described as recorded, not as submitted.
+            submitted = references.resolve(session, instance.id, loaded.forms[task.form_file], submitted)
         spiff_task = workflow.get_task_from_id(UUID(task.task_guid))
         if spiff_task.state != TaskState.READY or not spiff_task.task_spec.manual:
             raise Conflict("任务已不在可处理状态", "the task is no longer ready")

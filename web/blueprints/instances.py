@@ -1,12 +1,13 @@
 """A process instance: status, data, task history, audit trail and the diagram with its progress."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
+from engine.evidence import references
 from engine.models.instance import ACTIVE_STATUSES
-from engine.services import instances
+from engine.services import evidence, instances
 from web import readmodels
 from web.auth_user import current_actor, runtime
 from web.labels import instance_status
@@ -37,7 +38,20 @@ def show(instance_id: int):
     return render_template("instances/instance.html", view=view, instance=view.instance,
                            version=readmodels.version_info(rt, view.instance.process_version_id),
                            person_names=person_names, actor_names=actor_names, task_by_guid=task_by_guid,
-                           actions=actions)
+                           actions=actions, attachments=references.find_references(view.data))
+
+
+@bp.get("/instances/<int:instance_id>/files/<sha256>")
+@login_required
+def file(instance_id: int, sha256: str):
+    """An uploaded evidence file, always as a download (never shown inline), with its stored type."""
+    stored = evidence.open_file(runtime(), current_actor(), instance_id, sha256, request.args.get("name"))
+    response = send_file(stored.path, mimetype=stored.content_type, as_attachment=True,
+                         download_name=stored.name, conditional=False, etag=False)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.get("/instances/<int:instance_id>/diagram.bpmn")

@@ -6,22 +6,24 @@ from flask_babel import gettext as _
 from flask_login import login_required
 
 from engine.errors import ValidationFailed
+from engine.evidence import references
 from engine.services import tasks
 from engine.services.tasks import TaskView
-from web import forms_render, readmodels
+from web import forms_render, readmodels, uploads
 from web.auth_user import current_actor, runtime
 from web.i18n import current_language
 
 bp = Blueprint("task", __name__)
 
 
-def _render(view: TaskView, *, posted=None, error: ValidationFailed | None = None,
+def _render(view: TaskView, *, posted=None, files: dict | None = None, error: ValidationFailed | None = None,
             delegate_error: ValidationFailed | None = None, status: int = 200):
-    """The task page; after a refused submit it shows each message beside its input, values kept."""
+    """The task page; after a refused submit it shows each message beside its input, values and
+    uploaded files kept."""
     language = current_language()
     field_errors = error.field_errors if error else {}
     fields = forms_render.build_fields(view.schema, view.data, posted=posted, errors=field_errors,
-                                       language=language)
+                                       language=language, files=files)
     form_errors = forms_render.form_level_errors(view.schema, field_errors, language) if view.schema else []
     delegate_message = None
     if delegate_error is not None:
@@ -34,6 +36,8 @@ def _render(view: TaskView, *, posted=None, error: ValidationFailed | None = Non
         "task/task.html", view=view, task=view.task, fields=fields, form_errors=form_errors,
         summary=error.text(language) if error else None, posted=posted or {},
         delegate_message=delegate_message, me=actor.person_id, may_see_instance=may_see_instance,
+        attachments=references.find_references(view.data),
+        multipart=any(f.widget == "file" for f in fields),
         instance=readmodels.instance_summaries(runtime(), [view.task.instance_id]).get(view.task.instance_id))
     return page, status
 
@@ -56,10 +60,15 @@ def submit(task_id: int):
     else:
         comment = request.form.get("comment", "").strip()
         submitted = {"comment": comment} if comment else {}
+    refused = uploads.store_chosen_files(rt, actor, task_id, view.schema, request.files, submitted)
+    if refused:
+        error = ValidationFailed("文件未能上传，请检查标出的字段", "some files were not uploaded; see the marked fields",
+                                 field_errors=refused)
+        return _render(view, posted=request.form, files=submitted, error=error, status=422)
     try:
         tasks.complete(rt, task_id, actor, submitted)
     except ValidationFailed as error:
-        return _render(view, posted=request.form, error=error, status=422)
+        return _render(view, posted=request.form, files=submitted, error=error, status=422)
     flash(_("已完成任务「%(name)s」", name=view.task.name), "success")
     return redirect(url_for("inbox.index"))
 
