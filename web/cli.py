@@ -55,6 +55,9 @@ def init() -> None:
         _fail(error)
     _print_deployed(results)
     _import_schemes(rt, sorted((settings.workflows_dir / "schemes").glob("*.scheme.json")))
+    from engine.services import tracking
+    if tracked := tracking.backfill(rt):
+        click.echo(f"整改台账补录 {tracked} 个问题 rectification tracker: {tracked} problems added")
     click.echo("数据库已就绪 database ready")
 
 

@@ -1,10 +1,12 @@
 """All mapped classes, imported here so Base.metadata knows every table."""
 from engine.models.audit import AuditEvent, AuditHead
 from engine.models.calendar_days import NonWorkingDay
+from engine.models.evidence import EvidenceFile
 from engine.models.instance import HumanTask, ProcessInstance, TaskCandidate
 from engine.models.org import OrgUnit, Person, PersonRole
 from engine.models.process import DecisionVersion, DefinitionFile, ProcessVersion, ProcessVersionFile
 from engine.models.scheduling import ScheduledFiring
+from engine.models.tracking import RectificationCase, RectificationStep
 from engine.models.scoring import (AchievementItem, EvaluationGroup, FeedbackInterview, EvaluationGroupMember, EvaluationScheme, PersonRating,
                                    PoliticalFinding, SchemeArea, SchemeIndicator, ScoreAdjustment, ScoreEntry)
 
@@ -12,4 +14,4 @@ __all__ = ["AuditEvent", "AuditHead", "HumanTask", "ProcessInstance", "TaskCandi
            "Person", "PersonRole", "DecisionVersion", "DefinitionFile", "ProcessVersion", "ProcessVersionFile", "EvaluationGroup",
            "EvaluationGroupMember", "EvaluationScheme", "PersonRating", "PoliticalFinding", "SchemeArea",
            "SchemeIndicator", "ScoreAdjustment", "ScoreEntry", "ScheduledFiring", "NonWorkingDay", "AchievementItem",
-           "FeedbackInterview"]
+           "FeedbackInterview", "EvidenceFile", "RectificationCase", "RectificationStep"]

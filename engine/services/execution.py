@@ -13,7 +13,7 @@ from engine.bpmn.serializer import STATE_SERIALIZER
 from engine.bpmn.timers import next_timer_due
 from engine.models.instance import ACTIVE_STATUSES
 from engine.runtime import Runtime
-from engine.services import audit, rows
+from engine.services import audit, rows, tracking
 from engine.services.rows import InstanceRecord
 from engine.services.projection import sync_human_tasks
 from engine.specs import LoadedVersion
@@ -111,6 +111,8 @@ def save(rt: Runtime, session: Session, instance: InstanceRecord, workflow: Bpmn
     # Read after commit by the scheduler (engine.scheduling) to keep one wake-up per instance.
     session.info.setdefault("timer_changes", {})[instance.id] = instance.next_timer_at
     sync_human_tasks(session, instance, workflow, loaded, now)
+    if instance.process_id == "rectification":  # the tracker's read model, in this same transaction
+        tracking.follow(session, instance, workflow, loaded, now)
     if instance.status == "error" and previous_status != "error":
         audit.record(session, at=now, actor=actor, action="error", instance_id=instance.id,
                      subject=error_element, detail={"message": error_message})
