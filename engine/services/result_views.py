@@ -1,0 +1,331 @@
+"""Read models of the results pages: the ranking per category with each fused score taken apart,
+one unit (areas, adjustments, people, trend), one person (ratings by rater role, political check).
+Every function checks first what the actor may see (result_access) and raises PermissionDenied
+before computing anything; the numbers themselves always come from results.compute."""
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from engine.errors import NotFound
+from engine.models import (
+    OrgUnit,
+    Person,
+    PersonRating,
+    PoliticalFinding,
+    ScoreAdjustment,
+)
+from engine.models.scoring import AREAS
+from engine.periods import months_ending, months_of
+from engine.runtime import Actor, Runtime
+from engine.scoring import RATER_ROLES, round_score
+from engine.services import results_export
+from engine.services.result_access import (
+    Visibility,
+    refuse_export,
+    refuse_person,
+    refuse_unit,
+    visibility,
+)
+from engine.services.results import (
+    RANKED_CATEGORIES,
+    PersonResult,
+    Results,
+    UnitResult,
+    compute,
+)
+from engine.services.schemes import scheme_for_period
+
+HISTOGRAM_STEP = Decimal(5)
+MAX_TREND_MONTHS = 36
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """fused = own_weight·own + (1 − own_weight)·partner, for a month; partner is the unit's party
+    branch's own score, or for a branch the mean own score of its units."""
+    own_weight: Decimal
+    own_share: Decimal
+    partner: Decimal | None          # None: nothing to fuse with, the fused score is the own score
+    partner_share: Decimal | None
+    partner_is_members: bool         # True for a branch (its units' mean), False for a unit (its branch)
+
+
+@dataclass
+class UnitRow:
+    unit: UnitResult
+    fusion: Fusion | None            # None for a quarter (a mean of monthly fusions) or without own score
+    flags: tuple[str, ...]           # last_place, shortlisted, full_marks_streak, incomplete
+
+
+@dataclass(frozen=True)
+class Bin:
+    low: Decimal
+    high: Decimal
+    count: int
+
+
+@dataclass
+class CategoryTable:
+    category: str
+    rows: list[UnitRow]
+    histogram: list[Bin]
+
+
+@dataclass
+class ResultsPage:
+    label: str
+    months: list[str]
+    quarter: bool
+    scheme: str | None               # "default v1"; None when no scheme applies to the period
+    own_weight: Decimal | None
+    seen: Visibility
+    tables: list[CategoryTable] = field(default_factory=list)
+    my_unit: UnitRow | None = None
+    me: PersonResult | None = None
+
+
+def results_page(rt: Runtime, actor: Actor, label: str) -> ResultsPage:
+    """The ranking tables the actor may see, their own unit's row and their own result."""
+    months = months_of(label)
+    with rt.db.reading() as session:
+        seen = visibility(session, actor, months[-1])
+    try:
+        results, weight = compute(rt, label), _own_weight(rt, months[-1])
+    except NotFound:  # no scheme for the period: an empty page with the picker, not an error
+        return ResultsPage(label, months, len(months) > 1, None, None, seen)
+    rows = _rows(results, weight)
+    page = ResultsPage(label, months, len(months) > 1, f"{results.scheme_code} v{results.scheme_version}",
+                       weight, seen)
+    for category in RANKED_CATEGORIES:
+        if seen.sees_ranking(category):
+            members = sorted((r for r in rows.values() if r.unit.category == category), key=_rank_order)
+            page.tables.append(CategoryTable(category, members, histogram(
+                [r.unit.fused for r in members if r.unit.fused is not None])))
+    mine = rows.get(seen.own_unit) if seen.own_unit else None
+    if mine is not None and not seen.sees_unit(mine.unit.code, mine.unit.category):
+        # Staff learn where their unit stands, not how its score was made up.
+        mine = UnitRow(replace(mine.unit, area_scores={}, missing=[], adjustments=Decimal(0), own=None),
+                       None, tuple(f for f in mine.flags if f != "incomplete"))
+    page.my_unit = mine
+    page.me = next((p for p in results.people if p.username == actor.username), None)
+    return page
+
+
+def _own_weight(rt: Runtime, month: str) -> Decimal:
+    with rt.db.reading() as session:
+        return Decimal(scheme_for_period(session, month).own_weight)
+
+
+def _rank_order(row: UnitRow):
+    return (row.unit.ranked.rank if row.unit.ranked else 10**9, row.unit.code)
+
+
+def _rows(results: Results, weight: Decimal) -> dict[str, UnitRow]:
+    by_code = {u.code: u for u in results.units}
+    members: dict[str, list[Decimal]] = {}
+    for unit in results.units:
+        if unit.category != "party_branch" and unit.branch_code and unit.own is not None:
+            members.setdefault(unit.branch_code, []).append(unit.own)
+    rows = {}
+    for unit in results.units:
+        fusion = None
+        if len(results.months) == 1 and unit.own is not None:
+            if unit.category == "party_branch":
+                scores = members.get(unit.code)
+                partner = sum(scores, Decimal(0)) / len(scores) if scores else None
+            else:
+                branch = by_code.get(unit.branch_code) if unit.branch_code else None
+                partner = branch.own if branch is not None else None
+            fusion = Fusion(weight, weight * unit.own, partner,
+                            None if partner is None else (1 - weight) * partner,
+                            unit.category == "party_branch")
+        rows[unit.code] = UnitRow(unit, fusion, _flags(unit))
+    return rows
+
+
+def _flags(unit: UnitResult) -> tuple[str, ...]:
+    flags = []
+    if unit.ranked is not None and unit.ranked.last_place:
+        flags.append("last_place")
+    if unit.shortlisted:
+        flags.append("shortlisted")
+    if unit.full_marks_streak:
+        flags.append("full_marks_streak")
+    if unit.missing:
+        flags.append("incomplete")
+    return tuple(flags)
+
+
+def histogram(scores: list[Decimal], step: Decimal = HISTOGRAM_STEP) -> list[Bin]:
+    """Counts per `step`-point band from the lowest band holding a score to the highest (empty bands kept,
+    so gaps show); a band holds low <= score < high."""
+    if not scores:
+        return []
+    first = (min(scores) // step) * step
+    last = (max(scores) // step) * step
+    bins, low = [], first
+    while low <= last:
+        bins.append(Bin(low, low + step, sum(1 for s in scores if low <= s < low + step)))
+        low += step
+    return bins
+
+
+@dataclass(frozen=True)
+class AreaLine:
+    code: str
+    name: tuple[str, str]            # (zh, en)
+    weight: Decimal                  # percent of the own score
+    score: Decimal | None
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    month: str
+    fused: Decimal | None
+    rank: int | None
+    size: int | None
+
+
+@dataclass
+class UnitPage:
+    label: str
+    quarter: bool
+    row: UnitRow
+    areas: list[AreaLine]
+    adjustments: list[ScoreAdjustment]
+    people: list[tuple[str, str, str, PersonResult | None]] | None   # None: not the actor's to see
+    trend: list[TrendPoint]
+
+
+def unit_page(rt: Runtime, actor: Actor, label: str, code: str, trend_months: int = 12) -> UnitPage:
+    months = months_of(label)
+    with rt.db.reading() as session:
+        seen = visibility(session, actor, months[-1])
+        unit = session.scalar(select(OrgUnit).where(OrgUnit.code == code))
+        if unit is None or not seen.sees_unit(code, unit.category):
+            raise refuse_unit() if not seen.everything else _no_unit(code)
+        if unit.category not in RANKED_CATEGORIES:
+            raise _no_unit(code)
+        adjustments = list(session.scalars(select(ScoreAdjustment).where(
+            ScoreAdjustment.unit_id == unit.id, ScoreAdjustment.period.in_(months))
+            .order_by(ScoreAdjustment.period, ScoreAdjustment.id)))
+        staff = session.execute(select(Person.username, Person.display_name, Person.position)
+                                .where(Person.unit_id == unit.id, Person.active.is_(True))
+                                .order_by(Person.username)).all()
+        scheme = scheme_for_period(session, months[-1])
+        areas = [(a.code, Decimal(a.weight), json.loads(a.categories)) for a in scheme.areas]
+        session.expunge_all()
+    results = compute(rt, label)
+    row = _rows(results, Decimal(scheme.own_weight))[code]
+    scored = {p.username: p for p in results.people}
+    return UnitPage(label, len(months) > 1, row,
+                    [AreaLine(a, AREAS.get(a, (a, a)), weight, row.unit.area_scores.get(a))
+                     for a, weight, categories in areas if unit.category in categories],
+                    adjustments,
+                    [(u, n, p, scored.get(u)) for u, n, p in staff] if seen.sees_people_of(code) else None,
+                    trend(rt, code, months[-1], trend_months))
+
+
+def _no_unit(code: str) -> NotFound:
+    return NotFound(f"没有参加排名的单位「{code}」", f"no ranked unit '{code}'")
+
+
+def trend(rt: Runtime, code: str, last: str, count: int) -> list[TrendPoint]:
+    """The unit's fused score and rank in each of `count` months up to `last` (oldest first);
+    a month without a scheme or without the unit's score has no point."""
+    points = []
+    for month in months_ending(last, max(1, min(count, MAX_TREND_MONTHS))):
+        try:
+            unit = next((u for u in compute(rt, month).units if u.code == code), None)
+        except NotFound:
+            unit = None
+        ranked = unit.ranked if unit is not None else None
+        points.append(TrendPoint(month, unit.fused if unit else None, ranked.rank if ranked else None,
+                                 ranked.size if ranked else None))
+    return points
+
+
+@dataclass(frozen=True)
+class RoleLine:
+    role: str
+    name: tuple[str, str]
+    weight: Decimal
+    mean: Decimal | None             # mean of this role's ratings; None: nobody in this role rated
+    count: int
+
+
+@dataclass
+class PersonPage:
+    label: str
+    username: str
+    name: str
+    unit_code: str | None
+    unit_name: str | None
+    result: PersonResult | None      # None: nobody has rated the person in this period
+    roles: list[RoleLine]
+    ratings: list[tuple[str, str, str, Decimal, str | None]]   # period, rater, role, score, comment
+    findings: list[tuple[str, str, str | None]]               # period, item code, note
+    may_open_unit: bool
+
+
+def person_page(rt: Runtime, actor: Actor, label: str, username: str) -> PersonPage:
+    months = months_of(label)
+    with rt.db.reading() as session:
+        seen = visibility(session, actor, months[-1])
+        if username != actor.username and not (seen.everything or seen.head_of):
+            raise refuse_person()  # staff: before even looking the name up, so nothing leaks
+        person = session.execute(select(Person.id, Person.display_name, OrgUnit.code, OrgUnit.name,
+                                        OrgUnit.category)
+                                 .outerjoin(OrgUnit, OrgUnit.id == Person.unit_id)
+                                 .where(Person.username == username)).one_or_none()
+        if person is None or not seen.sees_person(username, person.code):
+            if seen.everything:
+                raise NotFound(f"没有用户「{username}」", f"no person '{username}'")
+            raise refuse_person()
+        rater = select(Person.id, Person.display_name).subquery()
+        ratings = session.execute(select(PersonRating.period, rater.c.display_name, PersonRating.rater_role,
+                                         PersonRating.score, PersonRating.comment)
+                                  .join(rater, rater.c.id == PersonRating.rater_id)
+                                  .where(PersonRating.person_id == person.id, PersonRating.period.in_(months))
+                                  .order_by(PersonRating.period, PersonRating.rater_role)).all()
+        findings = session.execute(select(PoliticalFinding.period, PoliticalFinding.item_code,
+                                          PoliticalFinding.note)
+                                   .where(PoliticalFinding.person_id == person.id,
+                                          PoliticalFinding.period.in_(months))
+                                   .order_by(PoliticalFinding.period, PoliticalFinding.id)).all()
+        try:
+            weights = json.loads(scheme_for_period(session, months[-1]).rater_weights)
+        except NotFound:
+            weights = {}
+    result = next((p for p in compute(rt, label).people if p.username == username), None) if weights else None
+    return PersonPage(label, username, person.display_name, person.code, person.name, result,
+                      _roles(weights, ratings), [tuple(r) for r in ratings], [tuple(f) for f in findings],
+                      person.code is not None and seen.sees_unit(person.code, person.category))
+
+
+def _roles(weights: dict, ratings) -> list[RoleLine]:
+    lines = []
+    for role, name in RATER_ROLES.items():
+        scores = [Decimal(r.score) for r in ratings if r.rater_role == role]
+        weight = Decimal(str(weights.get(role, 0)))
+        if weight or scores:
+            mean = round_score(sum(scores) / len(scores)) if scores else None
+            lines.append(RoleLine(role, name, weight, mean, len(scores)))
+    return lines
+
+
+def export_xlsx(rt: Runtime, actor: Actor, label: str, language: str = "zh") -> bytes:
+    """The workbook `kaohe results --format xlsx` writes: every unit and person, so only for
+    those who see everything."""
+    months = months_of(label)
+    with rt.db.reading() as session:
+        if not visibility(session, actor, months[-1]).everything:
+            raise refuse_export()
+    buffer = io.BytesIO()
+    results_export.write_xlsx(compute(rt, label), buffer, language)
+    return buffer.getvalue()
