@@ -17,6 +17,7 @@ from engine.models import OrgUnit, Person, PersonRole
 from engine.models.org import ROLES, UNIT_CATEGORIES
 from engine.runtime import Actor, Runtime
 from engine.services import audit
+from engine.services.admin_access import ACCESS_ROLES, USER_ADMINS
 from engine.services.org_sheets import (COLUMNS, PARTY_STATUSES, POSITIONS, TABLE_NAMES, SheetContents,
                                         SheetProblem, Table, header_texts, read_tables, write_csv, write_xlsx)
 
@@ -75,7 +76,8 @@ def import_org(rt: Runtime, sources: Iterable[Source], actor: Actor) -> ImportRe
     try:
         with rt.db.unit_of_work() as session:
             connection = session.connection()
-            plan = _Plan(connection, SheetContents(tables, problems), problems)
+            plan = _Plan(connection, SheetContents(tables, problems), problems,
+                         may_grant_access=actor.has_role(*USER_ADMINS))
             if problems:
                 raise OrgImportRejected(_in_reading_order(problems, names, tables))
             now = rt.clock.now()
@@ -101,8 +103,10 @@ def _in_reading_order(problems: list[SheetProblem], names: list[str],
 class _Plan:
     """The files' units and people checked against each other and the database; `write` applies them."""
 
-    def __init__(self, connection, contents: SheetContents, problems: list[SheetProblem]):
+    def __init__(self, connection, contents: SheetContents, problems: list[SheetProblem], *,
+                 may_grant_access: bool = True):
         self.problems = problems
+        self.may_grant_access = may_grant_access
         # Everything stored, loaded once: checks and comparisons then cost dict look-ups, not queries.
         self.units = {row.code: row for row in connection.execute(select(
             UNITS.c.id, UNITS.c.code, UNITS.c.name, UNITS.c.category, UNITS.c.parent_id,
@@ -186,11 +190,24 @@ class _Plan:
             done.update(path)
 
     def _check_people(self) -> None:
-        for table, number, wanted in self.person_rows.values():
+        for username, (table, number, wanted) in self.person_rows.items():
+            if not self.may_grant_access and "roles" in wanted:
+                self._check_access_roles(table, number, username, wanted["roles"])
             unit = wanted.get("unit_code")
             if unit and unit not in self.final_units:
                 self._flag(table, number, "unit_code", f"单位 {unit} 不存在（文件和系统中都没有这个编码）",
                            f"unit {unit} does not exist (neither in the file nor in the system)")
+
+    def _check_access_roles(self, table: Table, number: int, username: str, roles: set[str]) -> None:
+        """Roles that open the administration (admin, office, auditor) are granted by administrators only,
+        so a process owner's spreadsheet cannot make anyone, themselves included, an administrator."""
+        row = self.people.get(username)
+        held = self.roles.get(row.id, set()) if row else set()
+        changed = sorted((roles ^ held) & set(ACCESS_ROLES), key=list(ROLES).index)
+        if changed:
+            names_zh, names_en = "、".join(ROLES[r][0] for r in changed), ", ".join(ROLES[r][1] for r in changed)
+            self._flag(table, number, "roles", f"只有系统管理员可以授予或撤销这些角色：{names_zh}",
+                       f"only administrators grant or withdraw these roles: {names_en}")
 
     def write(self, connection, now, names: tuple[str, ...]) -> ImportReport:
         id_of, units_created, units_updated = self._write_units(connection)

@@ -12,7 +12,7 @@ from engine.runtime import Actor, Runtime
 
 # argon2id: memory-hard, so a stolen hash table is expensive to crack.
 _HASHER = PasswordHasher()
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = 10
 
 
 def hash_password(password: str) -> str:

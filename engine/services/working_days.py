@@ -51,3 +51,17 @@ def non_working_days(rt: Runtime, year: int) -> list[NonWorkingDay]:
     with rt.db.reading() as session:
         return list(session.scalars(select(NonWorkingDay).where(
             NonWorkingDay.day >= date(year, 1, 1), NonWorkingDay.day <= date(year, 12, 31)).order_by(NonWorkingDay.day)))
+
+
+def remove_non_working_day(rt: Runtime, day: date, actor: Actor) -> bool:
+    """Make `day` a working day again (unless it is a weekend); False if it was not listed."""
+    if not actor.has_role("process_owner", "admin"):
+        raise PermissionDenied("只有绩效办公室可以维护节假日", "only the performance office maintains holidays")
+    with rt.db.unit_of_work() as session:
+        row = session.get(NonWorkingDay, day)
+        if row is None:
+            return False
+        session.delete(row)
+        audit.record(session, at=rt.clock.now(), actor=actor.username, action="holiday_removed",
+                     subject=day.isoformat(), detail={"name": row.name})
+        return True
