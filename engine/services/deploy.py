@@ -72,6 +72,29 @@ def _store_file(session: Session, file: SourceFile, now) -> None:
                                    size=len(file.content.encode("utf-8")), created_at=now))
 
 
+def _checked_bundle(session: Session, files: list[SourceFile]):
+    """Every check a deployment makes; raises DeploymentRejected. Shared by deploy and the dry run."""
+    uploaded = {f.name for f in files}
+    bundle = Bundle(files)
+    _supporting_files(session, bundle)
+    targets = [pid for pid, info in bundle.refs.items() if info.executable and info.file in uploaded]
+    return bundle, bundle.build(targets or None)
+
+
+def check(rt: Runtime, files: list[SourceFile], actor: Actor) -> list[Problem]:
+    """What deploying these files would refuse, storing nothing (the editor's 校验 button)."""
+    if not actor.has_role("process_owner", "admin"):
+        raise PermissionDenied("只有流程负责人可以校验流程", "only process owners may validate processes")
+    if not files:
+        return [Problem("-", None, "没有提供任何文件", "no files given")]
+    try:
+        with rt.db.reading() as session:
+            _checked_bundle(session, files)
+    except DeploymentRejected as exc:
+        return list(exc.problems)
+    return []
+
+
 def deploy(rt: Runtime, files: list[SourceFile], actor: Actor) -> list[DeployResult]:
     """Validate the files together and store a new version of each process whose content changed."""
     if not actor.has_role("process_owner", "admin"):
@@ -81,10 +104,7 @@ def deploy(rt: Runtime, files: list[SourceFile], actor: Actor) -> list[DeployRes
     uploaded = {f.name for f in files}
     results: list[DeployResult] = []
     with rt.db.unit_of_work() as session:
-        bundle = Bundle(files)
-        _supporting_files(session, bundle)
-        targets = [pid for pid, info in bundle.refs.items() if info.executable and info.file in uploaded]
-        built = bundle.build(targets or None)
+        bundle, built = _checked_bundle(session, files)
         now = rt.clock.now()
         for process_id, process in sorted(built.items()):
             existing = session.scalars(select(ProcessVersion).where(
