@@ -87,3 +87,19 @@ def test_every_english_message_is_translated():
         catalog = read_po(source)
     untranslated = [m.id for m in catalog if m.id and not m.string]
     assert untranslated == [] and len(catalog) > 50
+
+
+def test_no_message_is_translated_twice():
+    """A second msgid of the same text (without its own msgctxt) silently replaces the first."""
+    seen, duplicates = set(), []
+    context = None
+    for line in (TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.po").read_text(encoding="utf-8").splitlines():
+        if line.startswith("msgctxt "):
+            context = line
+        elif line.startswith("msgid "):
+            key = (context, line)
+            if key in seen:
+                duplicates.append(line)
+            seen.add(key)
+            context = None
+    assert duplicates == []
