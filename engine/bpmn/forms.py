@@ -98,6 +98,8 @@ def validate_submission(schema_text: str, data: dict) -> None:
     if isinstance(declared, dict):
         for key in sorted(set(data) - set(declared)):
             field_errors[key] = Message("此字段不在表单中", "not a field of this form")
+        for key in sorted(k for k in data if isinstance(declared.get(k), dict) and declared[k].get("readOnly")):
+            field_errors[key] = Message("此项只读，不能修改", "this field is read-only")
     for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
         zh, en = _KEYWORD_MESSAGES.get(error.validator, ("填写内容不符合要求", "invalid value"))
         limit = error.validator_value if not isinstance(error.validator_value, (dict, list)) else ""
@@ -105,3 +107,29 @@ def validate_submission(schema_text: str, data: dict) -> None:
     if field_errors:
         raise ValidationFailed("表单填写有误，请检查标出的字段", "the form has errors; see the marked fields",
                                field_errors=field_errors)
+
+
+def keep_read_only(schema_text: str, submitted: dict, current: dict) -> dict:
+    """`submitted` without what its readOnly row fields would change: a rater rates the items a
+    person declared and cannot rewrite them, whatever a client posts. Array rows replace the whole
+    list, so their readOnly fields are taken from the case's `current` rows by position, and a row
+    with no counterpart there is not a declared row and is dropped. (A top-level readOnly field that
+    is posted at all is refused by validate_submission.)"""
+    properties = json.loads(schema_text).get("properties") or {}
+    result = dict(submitted)
+    for name, prop in properties.items():
+        if not isinstance(prop, dict):
+            continue
+        if prop.get("readOnly"):  # refused by validate_submission if posted
+            continue
+        row = prop.get("items") if prop.get("type") == "array" else None
+        fixed = [k for k, sub in ((row or {}).get("properties") or {}).items() if isinstance(sub, dict) and sub.get("readOnly")]
+        if fixed and isinstance(result.get(name), list):
+            declared = current.get(name) if isinstance(current.get(name), list) else []
+            rows = []
+            for index, item in enumerate(result[name][:len(declared)]):
+                base = declared[index] if isinstance(declared[index], dict) else {}
+                rows.append({**item, **{k: base[k] for k in fixed if k in base}} if isinstance(item, dict) else item)
+            result[name] = rows
+    return result
+

@@ -162,13 +162,14 @@ def complete(rt: Runtime, task_id: int, actor: Actor, submitted: dict) -> str:
     with rt.db.unit_of_work() as session:
         task, instance = require_completable(session, task_id, actor)
         workflow, loaded = load_workflow(rt, session, instance)
-        if task.form_file:
-            forms.validate_submission(loaded.forms[task.form_file], submitted)
-            # Evidence files: only uploads to this instance, described as recorded, not as submitted.
-            submitted = references.resolve(session, instance.id, loaded.forms[task.form_file], submitted)
         spiff_task = workflow.get_task_from_id(UUID(task.task_guid))
         if spiff_task.state != TaskState.READY or not spiff_task.task_spec.manual:
             raise Conflict("任务已不在可处理状态", "the task is no longer ready")
+        if task.form_file:
+            submitted = forms.keep_read_only(loaded.forms[task.form_file], submitted, spiff_task.data)
+            forms.validate_submission(loaded.forms[task.form_file], submitted)
+            # Evidence files: only uploads to this instance, described as recorded, not as submitted.
+            submitted = references.resolve(session, instance.id, loaded.forms[task.form_file], submitted)
         # A submitted field replaces what was there. (SpiffWorkflow's add_data_from_form deep-merges,
         # so a list the person shortened would keep its removed items.)
         variable = getattr(spiff_task.task_spec, "variable", None)

@@ -257,3 +257,15 @@ def test_declaring_again_for_the_same_month_replaces_the_earlier_record(staff):
     items, ratings = recorded(again, "p01_staff1")
     assert [(i[0], i[2]) for i in items] == [(1, "良好")]
     assert ratings == [("direct_head", Decimal("82"), None, "p01_head")]
+
+
+def test_a_rater_cannot_rewrite_what_was_declared_even_through_the_service(demo):
+    """The rating form shows the declared items read-only; a client posting other titles changes nothing."""
+    case = declaration(demo, "p01_staff1")
+    do(case, "p01_staff1", DECLARE, {"items": ITEMS})
+    forged = [{**item, "title": "伪造的实绩", "rating": "优秀", "rating_reason": "很好很好"} for item in ITEMS]
+    forged.append({**forged[0], "task_source": "凭空添加"})
+    do(case, "p01_head", RATE, {"items": forged, "score": 90})
+    with case.db.reading() as session:
+        titles = session.scalars(select(AchievementItem.title).order_by(AchievementItem.position)).all()
+    assert titles == [item["title"] for item in ITEMS]
