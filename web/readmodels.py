@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from lxml import etree
 from sqlalchemy import select
 
-from engine.models import DefinitionFile, Person, ProcessInstance, ProcessVersion, ProcessVersionFile
+from engine.models import DefinitionFile, Person, ProcessInstance, ProcessVersionFile
 from engine.runtime import Runtime
 from web.diagram_layout import BPMN_NS, with_layout
 
@@ -26,24 +26,6 @@ def person_profile(rt: Runtime, person_id: int | None) -> Profile | None:
         return Profile(row.display_name, row.language) if row else None
 
 
-def names_by_id(rt: Runtime, person_ids) -> dict[int, str]:
-    wanted = sorted({pid for pid in person_ids if pid is not None})
-    if not wanted:
-        return {}
-    with rt.db.reading() as session:
-        return dict(session.execute(select(Person.id, Person.display_name)
-                                    .where(Person.id.in_(wanted))).all())
-
-
-def names_by_username(rt: Runtime, usernames) -> dict[str, str]:
-    wanted = sorted({name for name in usernames if name})
-    if not wanted:
-        return {}
-    with rt.db.reading() as session:
-        return dict(session.execute(select(Person.username, Person.display_name)
-                                    .where(Person.username.in_(wanted))).all())
-
-
 @dataclass(frozen=True)
 class InstanceSummary:
     id: int
@@ -61,21 +43,6 @@ def instance_summaries(rt: Runtime, instance_ids) -> dict[int, InstanceSummary]:
         rows = session.execute(select(ProcessInstance.id, ProcessInstance.title, ProcessInstance.process_id,
                                       ProcessInstance.status).where(ProcessInstance.id.in_(wanted))).all()
         return {row.id: InstanceSummary(row.id, row.title, row.process_id, row.status) for row in rows}
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    id: int
-    process_id: str
-    name: str
-    version: int
-
-
-def version_info(rt: Runtime, version_id: int) -> VersionInfo | None:
-    with rt.db.reading() as session:
-        row = session.execute(select(ProcessVersion.id, ProcessVersion.process_id, ProcessVersion.name,
-                                     ProcessVersion.version).where(ProcessVersion.id == version_id)).first()
-        return VersionInfo(row.id, row.process_id, row.name, row.version) if row else None
 
 
 def _defines_process(content: str, process_id: str) -> bool:

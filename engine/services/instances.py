@@ -1,7 +1,8 @@
 """Start process instances and move them through their life: suspend, resume, terminate, retry, wake."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -45,7 +46,8 @@ def start_in_session(rt: Runtime, session, version, started_by: str, *, data: di
         session, process_version_id=version.id, process_id=version.process_id, title=title or version.name,
         business_key=business_key, status="running", state="{}", serializer_version=STATE_SERIALIZER.version,
         started_by=started_by, created_at=now, updated_at=now,
-        parent_instance_id=parent[0] if parent else None, spawned_by=parent[1] if parent else None)
+        parent_instance_id=parent[0] if parent else None, spawned_by=parent[1] if parent else None,
+        period=_short_text((data or {}).get("period"), 16), unit_code=_short_text((data or {}).get("unit_code"), 64))
     audit.record(session, at=now, actor=started_by, action="start", instance_id=instance.id,
                  subject=version.process_id, detail={"version": version.version, **({"parent": parent} if parent else {})},
                  data=data or {})
@@ -54,10 +56,19 @@ def start_in_session(rt: Runtime, session, version, started_by: str, *, data: di
     return instance
 
 
-def _change_status(rt: Runtime, instance_id: int, actor: Actor, action: str, allowed_from: tuple[str, ...],
-                   reason: str | None = None) -> str:
+def _short_text(value, limit: int) -> str | None:
+    """A start-data value copied to a list column, if it is text that fits (else the list omits it)."""
+    return value if isinstance(value, str) and 0 < len(value) <= limit else None
+
+
+def require_manager(actor: Actor) -> None:
     if not actor.has_role(*MANAGERS):
         raise PermissionDenied("只有流程负责人可以管理流程实例", "only process owners may manage instances")
+
+
+def _change_status(rt: Runtime, instance_id: int, actor: Actor, action: str, allowed_from: tuple[str, ...],
+                   reason: str | None = None) -> str:
+    require_manager(actor)
     with rt.db.unit_of_work() as session:
         instance = lock_instance(session, instance_id)
         if instance.status not in allowed_from:
@@ -152,6 +163,45 @@ class InstanceView:
     timers: list[tuple[str, datetime]]
     completed_elements: list[str]
     active_elements: list[str]
+    # (element id, element name, data) per live token with data of its own: parallel branches each
+    # carry their own copy, and one arbitrary task's would hide the others'.
+    branches: list[tuple[str, str, dict]] = field(default_factory=list)
+    # (source element, target element) of every sequence flow a token has passed along.
+    taken_flows: list[tuple[str, str]] = field(default_factory=list)
+
+
+def taken_flows(workflow: BpmnWorkflow) -> list[tuple[str, str]]:
+    """Read from the task tree: a reached task's nearest ancestor that is a diagram element is where
+    its token came from. A gateway's branch not taken has no task, so it stays unmarked even when
+    its target was reached another way (loops back, rework)."""
+    pairs = set()
+    reached = TaskState.COMPLETED | TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+    for task in workflow.get_tasks(state=reached):
+        target = task.task_spec.bpmn_id
+        source = task.parent
+        while source is not None and not source.task_spec.bpmn_id:
+            source = source.parent
+        if target and source is not None and source.task_spec.bpmn_id != target:
+            pairs.add((source.task_spec.bpmn_id, target))
+    return sorted(pairs)
+
+
+def live_branches(workflow: BpmnWorkflow) -> list[tuple[str, str, dict]]:
+    """The distinct data of the tokens still in the workflow (boundary timers share their task's)."""
+    seen, result = set(), []
+    for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR):
+        spec = task.task_spec
+        if not spec.bpmn_id:
+            continue
+        # A token waiting at a join has no data of its own yet: its branch's is on the task that
+        # brought it there (named after that task too, joins rarely have names).
+        source = task.parent if not task.data and task.parent is not None else task
+        key = json.dumps(source.data, sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            name = spec.bpmn_name or source.task_spec.bpmn_name or spec.bpmn_id
+            result.append((spec.bpmn_id, name, dict(source.data)))
+    return result
 
 
 def may_view(session, instance: InstanceRecord, actor: Actor) -> bool:
@@ -185,4 +235,5 @@ def view(rt: Runtime, instance_id: int, actor: Actor) -> InstanceView:
         data = dict(workflow.data) if workflow.is_completed() else dict(last.data if last else {})
         return InstanceView(instance, data, tasks, audit.instance_trail(session, instance_id),
                             waiting_timers(workflow), sorted({t.task_spec.bpmn_id for t in finished if t.task_spec.bpmn_id}),
-                            sorted({t.task_spec.bpmn_id for t in active if t.task_spec.bpmn_id}))
+                            sorted({t.task_spec.bpmn_id for t in active if t.task_spec.bpmn_id}),
+                            [] if workflow.is_completed() else live_branches(workflow), taken_flows(workflow))
