@@ -46,12 +46,18 @@ class ProcessInstance(Base):
     # parent (e.g. the monthly cycle) and joined when all of them are done (engine/services/children.py).
     parent_instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
     spawned_by: Mapped[str | None] = mapped_column(String(128))  # the parent's service task element
+    # Copied from the start data (data["period"], data["unit_code"]) so the instance list can filter
+    # 100,000 rows by month and unit without reading any state JSON.
+    period: Mapped[str | None] = mapped_column(String(16))
+    unit_code: Mapped[str | None] = mapped_column(String(64))
 
     process_version: Mapped[ProcessVersion] = relationship(lazy="select")
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (Index("ix_process_instance_process_status", "process_id", "status"),
-                      Index("ix_process_instance_parent", "parent_instance_id", "spawned_by", "status"))
+                      Index("ix_process_instance_parent", "parent_instance_id", "spawned_by", "status"),
+                      Index("ix_process_instance_period", "period"),
+                      Index("ix_process_instance_unit_code", "unit_code"))
 
 
 class HumanTask(Base):
@@ -75,6 +81,11 @@ class HumanTask(Base):
     claimed_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    # Copied from the instance and its case data when the row is written, so the inbox can filter and
+    # show process, unit and period without opening any instance's state.
+    process_id: Mapped[str | None] = mapped_column(String(128))
+    unit_code: Mapped[str | None] = mapped_column(String(64))
+    period: Mapped[str | None] = mapped_column(String(32))
 
     instance: Mapped[ProcessInstance] = relationship(lazy="select")
     candidates: Mapped[list["TaskCandidate"]] = relationship(cascade="all, delete-orphan", lazy="select")
@@ -83,6 +94,13 @@ class HumanTask(Base):
         Index("ix_human_task_instance_status", "instance_id", "status"),
         Index("ix_human_task_assignee_status", "assignee_id", "status"),
         Index("ix_human_task_status_due", "status", "due_at"),
+        # The instance list asks "which instances did this person complete a task of?"
+        Index("ix_human_task_completed_by", "completed_by_id"),
+        # The inbox's filters, each followed by its default order (due time).
+        Index("ix_human_task_status_process_due", "status", "process_id", "due_at"),
+        Index("ix_human_task_status_unit_due", "status", "unit_code", "due_at"),
+        Index("ix_human_task_status_period_due", "status", "period", "due_at"),
+        Index("ix_human_task_status_created", "status", "created_at"),
     )
 
 

@@ -75,7 +75,15 @@ def _task_values(instance: InstanceRecord, guid: str, task, now: datetime) -> di
             "form_file": extensions.get("properties", {}).get(FORM_PROPERTY),
             "instructions": extensions.get("instructionsForEndUser"), "status": "open", "created_at": now,
             "assignee_id": None, "due_at": deadline_of(task), "reminded_at": None, "claimed_at": None, "completed_at": None,
-            "completed_by_id": None}
+            "completed_by_id": None, "process_id": instance.process_id,
+            "unit_code": _short(task.data.get("unit_code"), 64), "period": _short(task.data.get("period"), 32)}
+
+
+def _short(value, length: int) -> str | None:
+    """A case-data value as the inbox column stores it (case data is free-form: never fail on it)."""
+    if value is None or isinstance(value, (dict, list)) or value == "":
+        return None
+    return str(value)[:length]
 
 
 def sync_human_tasks(session: Session, instance: InstanceRecord, workflow: BpmnWorkflow,

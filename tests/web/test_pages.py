@@ -269,7 +269,7 @@ def test_an_unexpected_error_shows_a_reference_and_no_traceback(client, people, 
     def broken(*_args, **_kwargs):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(tasks, "inbox", broken)
+    monkeypatch.setattr("engine.services.inbox.page", broken)
     login(client, "alice")
     with caplog.at_level(logging.ERROR):
         response = client.get("/tasks")

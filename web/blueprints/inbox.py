@@ -1,22 +1,23 @@
-"""The inbox: my open tasks and those my roles or unit may take; claiming and releasing them."""
+"""The inbox: my open tasks and those my roles or unit may take; filtering, claiming and releasing them."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from engine.services import tasks
-from web import readmodels
+from engine.services import inbox, tasks
 from web.auth_user import current_actor, runtime
 
 bp = Blueprint("inbox", __name__)
 
 
 def _back(task_id: int):
-    """Return to the page the button was on (only the two known ones)."""
+    """Return to the page the button was on (only the two known ones); the inbox keeps its filters
+    (only a query string is taken from the form, so this never leads elsewhere)."""
     if request.form.get("back") == "task":
         return redirect(url_for("task.show", task_id=task_id))
-    return redirect(url_for("inbox.index"))
+    query = "".join(ch for ch in request.form.get("query", "")[:500] if ch.isprintable() and ch not in "#\\")
+    return redirect(url_for("inbox.index") + ("?" + query if query else ""))
 
 
 @bp.get("/")
@@ -24,14 +25,33 @@ def root():
     return redirect(url_for("inbox.index"))
 
 
+def _query() -> inbox.InboxQuery:
+    """The filters, sort and page from the address (anything unknown falls back to the default)."""
+    args = request.args
+    return inbox.InboxQuery(scope=args.get("scope", "all"), process=args.get("process"), unit=args.get("unit"),
+                            period=args.get("period"), overdue=args.get("overdue") == "1",
+                            sort=args.get("sort", "due"), page=args.get("page", 1, type=int),
+                            per_page=args.get("per_page", inbox.PAGE_SIZES[0], type=int)).normalised()
+
+
+def _page_url(query: inbox.InboxQuery, page: int) -> str:
+    params = {"scope": query.scope, "process": query.process, "unit": query.unit, "period": query.period,
+              "overdue": "1" if query.overdue else None, "sort": query.sort, "page": page,
+              "per_page": query.per_page if query.per_page != inbox.PAGE_SIZES[0] else None}
+    return url_for("inbox.index", **{k: v for k, v in params.items() if v not in (None, "", "all", "due", 1)})
+
+
 @bp.get("/tasks")
 @login_required
 def index():
-    """Open tasks assigned to me first, then those offered to my roles or unit."""
-    rt = runtime()
-    rows = tasks.inbox(rt, current_actor(), limit=200)
-    return render_template("inbox/tasks.html", rows=rows, me=current_actor().person_id,
-                           instances=readmodels.instance_summaries(rt, [t.instance_id for t in rows]))
+    """My open tasks and my groups', with filters (process, unit, period, overdue), sort and pages."""
+    result = inbox.page(runtime(), current_actor(), _query())
+    query = result.query
+    filtered = any((query.process, query.unit, query.period, query.overdue, query.scope != "all"))
+    return render_template("inbox/tasks.html", result=result, rows=result.rows, query=query, filtered=filtered,
+                           page_sizes=inbox.PAGE_SIZES,
+                           prev_url=_page_url(query, query.page - 1) if query.page > 1 else None,
+                           next_url=_page_url(query, query.page + 1) if result.has_next else None)
 
 
 @bp.post("/tasks/<int:task_id>/claim")

@@ -1,13 +1,13 @@
 """One task: its instructions and form (drawn from the JSON Schema), completing and delegating it."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
 from engine.errors import ValidationFailed
 from engine.evidence import references
-from engine.services import tasks
+from engine.services import case_steps, inbox, tasks
 from engine.services.tasks import TaskView
 from web import forms_render, readmodels, uploads
 from web.auth_user import current_actor, runtime
@@ -37,7 +37,9 @@ def _render(view: TaskView, *, posted=None, files: dict | None = None, error: Va
         summary=error.text(language) if error else None, posted=posted or {},
         delegate_message=delegate_message, me=actor.person_id, may_see_instance=may_see_instance,
         attachments=references.find_references(view.data),
-        multipart=any(f.widget == "file" for f in fields),
+        multipart=any(f.widget == "file" for f in fields), has_rows=any(f.widget == "rows" for f in fields),
+        steps=case_steps.earlier_steps(runtime(), view.task.id, actor),
+        overdue_days=inbox.overdue_days(view.task.due_at, runtime().clock.now()) if view.task.status == "open" else 0,
         instance=readmodels.instance_summaries(runtime(), [view.task.instance_id]).get(view.task.instance_id))
     return page, status
 
@@ -49,6 +51,19 @@ def show(task_id: int):
     return _render(tasks.get(runtime(), task_id, current_actor()))
 
 
+@bp.get("/tasks/<int:task_id>/diagram.bpmn")
+@login_required
+def diagram(task_id: int):
+    """The diagram of the task's process version, for whoever may see the task (a candidate who has
+    not claimed it yet may not open the instance page)."""
+    rt = runtime()
+    version_id, process_id = case_steps.task_process(rt, task_id, current_actor())
+    xml = readmodels.diagram_xml(rt, version_id, process_id)
+    if xml is None:
+        abort(404)
+    return Response(xml, mimetype="application/xml")
+
+
 @bp.post("/tasks/<int:task_id>")
 @login_required
 def submit(task_id: int):
@@ -56,7 +71,7 @@ def submit(task_id: int):
     rt, actor = runtime(), current_actor()
     view = tasks.get(rt, task_id, actor)
     if view.schema is not None:
-        submitted = forms_render.convert(view.schema, request.form)
+        submitted = forms_render.convert(view.schema, request.form, view.data)
     else:
         comment = request.form.get("comment", "").strip()
         submitted = {"comment": comment} if comment else {}

@@ -21,6 +21,33 @@
     });
   }
 
+  /* Sequence flows a token passed along, given by the page as [source id, target id] pairs
+     (read from the engine's task tree, so a gateway's branch not taken stays unmarked). */
+  function markFlows(canvas, registry, pairs) {
+    var taken = {};
+    pairs.forEach(function (pair) { taken[pair[0] + "\u0000" + pair[1]] = true; });
+    registry.filter(function (element) { return element.type === "bpmn:SequenceFlow"; }).forEach(function (flow) {
+      if (flow.source && flow.target && taken[flow.source.id + "\u0000" + flow.target.id]) {
+        canvas.addMarker(flow.id, "kaohe-done");
+      }
+    });
+  }
+
+  /* A label under each waiting timer event: when it falls due (text built by the page). */
+  function timerOverlays(viewer, registry, timers) {
+    var overlays = viewer.get("overlays");
+    var canvas = viewer.get("canvas");
+    timers.forEach(function (timer) {
+      var element = registry.get(timer.id);
+      if (!element) { return; }
+      canvas.addMarker(timer.id, "kaohe-timer");
+      var label = document.createElement("div");
+      label.className = "kaohe-timer-due";
+      label.textContent = timer.text;
+      overlays.add(timer.id, "kaohe-timer", { position: { bottom: -4, left: -20 }, html: label });
+    });
+  }
+
   /* The whole diagram if it stays readable; on a narrow screen, readable size around the current step
      (the navigated viewer lets a person drag to see the rest). */
   function fit(canvas, focus) {
@@ -51,9 +78,16 @@
       var active = JSON.parse(container.getAttribute("data-active") || "[]");
       mark(canvas, registry, JSON.parse(container.getAttribute("data-completed") || "[]"), "kaohe-done");
       mark(canvas, registry, active, "kaohe-active");
-      fit(canvas, registry.get(active[0]));
+      markFlows(canvas, registry, JSON.parse(container.getAttribute("data-flows") || "[]"));
+      timerOverlays(viewer, registry, JSON.parse(container.getAttribute("data-timers") || "[]"));
+      mark(canvas, registry, JSON.parse(container.getAttribute("data-error-elements") || "[]"), "kaohe-error");
+      /* The task page's mode: data-current names the one element this task is, marked and kept in view. */
+      var current = container.getAttribute("data-current");
+      if (current) { mark(canvas, registry, [current], "kaohe-current"); }
+      var focus = current || active[0];
+      fit(canvas, registry.get(focus));
       container.classList.add("diagram-ready");
-      window.addEventListener("resize", function () { canvas.resized(); fit(canvas, registry.get(active[0])); });
+      window.addEventListener("resize", function () { canvas.resized(); fit(canvas, registry.get(focus)); });
     })
     .catch(fail);
 }());
