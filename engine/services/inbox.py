@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine.models import HumanTask, OrgUnit, ProcessInstance, ProcessVersion, TaskCandidate
 from engine.runtime import Actor, Runtime
+from engine.services.tasks import candidate_match
 
 PAGE_SIZES = (20, 50, 100)
 SCOPES = ("all", "mine", "groups")  # all = mine + my groups'
@@ -75,14 +76,7 @@ class InboxPage:
 
 def _offered_ids(actor: Actor):
     """Ids of tasks a candidate row offers to this person, one of their roles (in their unit) or their unit."""
-    conditions = [TaskCandidate.person_id == actor.person_id]
-    if actor.roles:
-        conditions.append(and_(TaskCandidate.role.in_(sorted(actor.roles)),
-                               or_(TaskCandidate.unit_id.is_(None), TaskCandidate.unit_id == actor.unit_id)))
-    if actor.unit_id is not None:
-        conditions.append(and_(TaskCandidate.role.is_(None), TaskCandidate.person_id.is_(None),
-                               TaskCandidate.unit_id == actor.unit_id))
-    return select(TaskCandidate.task_id).where(or_(*conditions))
+    return select(TaskCandidate.task_id).where(candidate_match(actor))
 
 
 def visible_ids(actor: Actor, scope: str):

@@ -19,7 +19,7 @@ from engine.services.rows import InstanceRecord, TaskRecord
 from engine.services.execution import fetch_instance, load_workflow, run_engine, save
 
 
-def _candidate_match(actor: Actor):
+def candidate_match(actor: Actor):
     """SQL condition: a candidate row that names this person, one of their roles, or their unit."""
     conditions = [TaskCandidate.person_id == actor.person_id]
     if actor.roles:
@@ -35,7 +35,7 @@ def inbox(rt: Runtime, actor: Actor, *, limit: int = 50, offset: int = 0) -> lis
     """Open tasks assigned to me, then unclaimed ones my person, roles or unit may take."""
     mine = HumanTask.assignee_id == actor.person_id
     offered = and_(HumanTask.assignee_id.is_(None),
-                   exists().where(TaskCandidate.task_id == HumanTask.id, _candidate_match(actor)))
+                   exists().where(TaskCandidate.task_id == HumanTask.id, candidate_match(actor)))
     with rt.db.reading() as session:
         query = (select(HumanTask).where(HumanTask.status == "open", or_(mine, offered))
                  .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id).limit(limit).offset(offset))

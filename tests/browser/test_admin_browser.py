@@ -13,14 +13,7 @@ from engine.runtime import SYSTEM
 from engine.services import schemes
 from engine.services.org_io import write_template
 from engine.services.people import ensure_person
-from tests.browser.test_walking_skeleton import (  # noqa: F401
-    browser,
-    live_server,
-    page,
-    problems,
-    shoot,
-    sign_in,
-)
+from tests.browser.support import shoot, sign_in
 from tests.support.people import password_hash
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -8,7 +8,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from engine.services import deploy
-from tests.browser.test_walking_skeleton import browser, live_server, page, problems, shoot, sign_in  # noqa: F401
+from tests.browser.support import shoot, sign_in
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 FILES = [WORKFLOWS / "task_book.bpmn", *sorted((WORKFLOWS / "forms").glob("task_book_*.json")),

@@ -10,9 +10,8 @@ from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from tests.browser.test_tracker_browser import sign_in
-from tests.browser.test_walking_skeleton import browser, page, problems, shoot  # noqa: F401  (fixtures)
-from tests.support.rectifications import DONE, IMPLEMENT, VERIFY, approve_plan, do, open_problem, \
-    tracked  # noqa: F401  (fixture)
+from tests.browser.support import shoot
+from tests.support.rectifications import DONE, IMPLEMENT, VERIFY, approve_plan, do, open_problem
 from web import create_app
 
 

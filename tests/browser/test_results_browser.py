@@ -13,7 +13,7 @@ from engine.clock import FixedClock
 from engine.runtime import Runtime
 from engine.services.demo import DEMO_PASSWORD
 from engine.services.demo_scores import load_demo_scores
-from tests.browser.test_walking_skeleton import CHROMIUM, CHROMIUM_ARGS, DESKTOP, shoot
+from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, DESKTOP, shoot
 from web import create_app
 
 APRIL = datetime(2026, 4, 10, 2, 0, tzinfo=UTC)

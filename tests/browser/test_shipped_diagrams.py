@@ -8,7 +8,7 @@ import pytest
 from lxml import etree
 from playwright.sync_api import sync_playwright
 
-from tests.browser.test_walking_skeleton import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.support import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[2]
 DIAGRAMS = sorted((ROOT / "workflows").glob("*.bpmn"))

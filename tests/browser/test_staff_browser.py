@@ -10,8 +10,7 @@ from playwright.sync_api import Page, expect
 from werkzeug.serving import make_server
 
 from engine.services.demo import DEMO_PASSWORD
-from tests.browser.test_walking_skeleton import browser, page, problems, shoot  # noqa: F401  (fixtures)
-from tests.support.staff import declared  # noqa: F401  (fixture)
+from tests.browser.support import shoot
 from web import create_app
 
 

@@ -9,9 +9,8 @@ from playwright.sync_api import Page, expect
 from werkzeug.serving import make_server
 
 from engine.services.demo import DEMO_PASSWORD
-from tests.browser.test_walking_skeleton import browser, page, problems, shoot  # noqa: F401  (fixtures)
-from tests.support.rectifications import (DONE, IMPLEMENT, VERIFY, approve_plan, do, open_problem, run_round,
-                                          tracked)  # noqa: F401  (fixture)
+from tests.browser.support import shoot
+from tests.support.rectifications import DONE, IMPLEMENT, VERIFY, approve_plan, do, open_problem, run_round
 from web import create_app
 
 

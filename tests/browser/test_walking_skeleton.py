@@ -5,85 +5,11 @@ real server on a free port. Screenshots at desktop and phone width go to tests/b
 """
 from __future__ import annotations
 
-import threading
-from pathlib import Path
-
-import pytest
-from playwright.sync_api import Page, expect, sync_playwright
-from werkzeug.serving import make_server
+from playwright.sync_api import expect
 
 from engine.services import deploy, instances
+from tests.browser.support import shoot, sign_in
 from tests.support.files import review_bundle
-from tests.support.people import PASSWORD
-from web import create_app
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 375, "height": 740}
-
-
-@pytest.fixture
-def live_server(rt, people):
-    """The app on the test runtime, served by Werkzeug from a background thread."""
-    app = create_app({"TESTING": True, "KAOHE_RUNTIME": rt, "START_SCHEDULER": False})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="kaohe-test-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def problems() -> list[str]:
-    """Script errors and Content-Security-Policy violations the page reports."""
-    return []
-
-
-@pytest.fixture
-def page(browser, problems):
-    context = browser.new_context(viewport=DESKTOP, locale="zh-CN")
-    page = context.new_page()
-    def on_console(message):
-        # A refused form answers 422 on purpose; the browser logs every 4xx document as an error.
-        if message.type == "error" and "status of 422" not in message.text:
-            problems.append(f"{message.text} ({message.location.get('url')})")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    yield page
-    context.close()
-
-
-def shoot(page: Page, name: str) -> None:
-    """Save the page at desktop and phone width, then return to desktop."""
-    SCREENSHOTS.mkdir(exist_ok=True)
-    for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
-        page.set_viewport_size(size)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
-    page.set_viewport_size(DESKTOP)
-
-
-def sign_in(page: Page, base: str, username: str, *, screenshot: bool = False) -> None:
-    page.goto(f"{base}/login")
-    if screenshot:
-        shoot(page, "0-login")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    expect(page).to_have_url(f"{base}/tasks")
 
 
 def test_staff_fixes_a_refused_form_and_the_owner_follows_the_case(live_server, page, problems, rt, people):

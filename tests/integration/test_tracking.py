@@ -15,7 +15,7 @@ from engine.models.tracking import RectificationCase, RectificationStep
 from engine.services import instances, tracker, tracker_export, tracking
 from engine.services.tracker import Filters
 from tests.support.rectifications import (DONE, FOLLOW_UP, IMPLEMENT, PLAN, PLAN_TASK, REVIEW, START, VERIFY, at,
-                                          close, do, open_problem, tracked)  # noqa: F401  (fixture)
+                                          close, do, open_problem)
 
 
 def case_row(rt, case: int) -> RectificationCase:

@@ -11,7 +11,7 @@ from sqlalchemy import insert, select, update
 from engine.models import HumanTask, Person, TaskCandidate
 from engine.services import instances, tasks
 from engine.services.demo import DEMO_PASSWORD
-from tests.support.staff import DECLARATION_DATA, declared  # noqa: F401  (fixture)
+from tests.support.staff import DECLARATION_DATA
 from tests.web.conftest import csrf_token
 from web import create_app
 

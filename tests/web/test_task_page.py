@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from engine.models import Person
 from engine.services import tasks
-from tests.support.staff import declared  # noqa: F401  (fixture)
 from tests.web.conftest import csrf_token
 from web import create_app, forms_render
 from engine.services.demo import DEMO_PASSWORD

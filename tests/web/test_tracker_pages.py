@@ -13,7 +13,7 @@ from engine.models import OrgUnit
 from engine.models.tracking import RectificationCase
 from engine.services.demo import DEMO_PASSWORD
 from tests.support.rectifications import (DONE, IMPLEMENT, PLAN, PLAN_TASK, START, VERIFY, approve_plan, at, do,
-                                          open_problem, run_round, tracked)  # noqa: F401  (fixture)
+                                          open_problem, run_round)
 from tests.web.conftest import login
 from web import create_app
 
