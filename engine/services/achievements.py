@@ -10,7 +10,8 @@ from sqlalchemy.orm import aliased
 
 from engine.models import AchievementItem, FeedbackInterview, OrgUnit, Person
 from engine.periods import months_of
-from engine.runtime import Runtime
+from engine.errors import PermissionDenied
+from engine.runtime import Actor, Runtime
 from engine.services.children import DEFAULT_PERSON_CATEGORIES
 from engine.services.org_units import active_people
 
@@ -66,10 +67,23 @@ def interview_progress(rt: Runtime, label: str, unit_code: str | None = None) ->
     units) against the interviews recorded for `label`."""
     months_of(label)  # refuses a malformed label with a clear message
     with rt.db.reading() as session:
-        people = [p for p in active_people(session, None, DEFAULT_PERSON_CATEGORIES)
-                  if unit_code is None or p.unit_code == unit_code]
+        people = active_people(session, None, DEFAULT_PERSON_CATEGORIES, unit_code)
         done = set(session.scalars(select(Person.username).join(FeedbackInterview,
                                                                 FeedbackInterview.person_id == Person.id)
                                    .where(FeedbackInterview.label == label)))
     missing = [(p.unit_name, p.person_name, p.username) for p in people if p.username not in done]
     return InterviewProgress(label, len(people), len(people) - len(missing), missing)
+
+
+def interview_progress_for(rt: Runtime, actor: Actor, label: str) -> InterviewProgress:
+    """Interview progress as `actor` may see it: the office, administrators and auditors everyone,
+    a unit head their own unit; anyone else is refused."""
+    if actor.has_role("process_owner", "admin", "auditor"):
+        return interview_progress(rt, label)
+    if not actor.has_role("unit_head") or actor.unit_id is None:
+        raise PermissionDenied("只有绩效办公室、审计员和部门正职可以查看面谈进度",
+                               "only the performance office, auditors and unit heads see interview progress")
+    with rt.db.reading() as session:
+        unit_code = session.scalar(select(OrgUnit.code).where(OrgUnit.id == actor.unit_id))
+    return interview_progress(rt, label, unit_code)
+

@@ -21,7 +21,7 @@ from engine.errors import Message, NotFound, PermissionDenied, ValidationFailed
 from engine.evidence import references, sniff, storage
 from engine.models.evidence import EvidenceFile
 from engine.runtime import Actor, Runtime
-from engine.services import audit, instances, tasks
+from engine.services import audit, instances, tasks, tracker
 from engine.services.execution import fetch_instance
 
 MAX_NAME = 200
@@ -104,7 +104,8 @@ def open_file(rt: Runtime, actor: Actor, instance_id: int, sha256: str, name: st
         raise missing
     with rt.db.reading() as session:
         instance = fetch_instance(session, instance_id)
-        if not (instances.may_view(session, instance, actor) or tasks.may_act_in_instance(session, instance_id, actor)):
+        if not (instances.may_view(session, instance, actor) or tasks.may_act_in_instance(session, instance_id, actor)
+                or tracker.may_see_case(session, actor, instance_id)):  # the tracker links a problem's files
             raise PermissionDenied("无权查看此流程实例的文件", "you may not view this process instance's files")
         uploads = list(session.scalars(select(EvidenceFile).where(
             EvidenceFile.instance_id == instance_id, EvidenceFile.sha256 == sha256).order_by(EvidenceFile.id)))

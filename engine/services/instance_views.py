@@ -129,8 +129,9 @@ def list_instances(rt: Runtime, actor: Actor, filters: Filters) -> InstanceList:
         units = list(session.execute(select(OrgUnit.code, OrgUnit.name).where(OrgUnit.active.is_(True))
                                      .order_by(OrgUnit.code)).all())
         parent = None
-        if filters.parent_id is not None:
-            title = session.scalar(select(PI.title).where(PI.id == filters.parent_id))
+        if filters.parent_id is not None:  # its title only for those who may see the parent itself
+            query = select(PI.title).where(PI.id == filters.parent_id)
+            title = session.scalar(query.where(scope) if scope is not None else query)
             parent = (filters.parent_id, title) if title else None
         return InstanceList(rows, total, page, pages, sorted(names.items(), key=lambda item: item[1]),
                             [tuple(u) for u in units], parent)

@@ -38,9 +38,9 @@ class ActivePerson(NamedTuple):
     branch_code: str | None
 
 
-def active_people(session: Session, positions=None, categories=None) -> list[ActivePerson]:
+def active_people(session: Session, positions=None, categories=None, unit_code: str | None = None) -> list[ActivePerson]:
     """Active people of active units ordered by unit and username; `positions` (head / deputy /
-    staff) and unit `categories` narrow them, empty or None keeps all."""
+    staff), unit `categories` and one `unit_code` narrow them, empty or None keeps all."""
     branch = select(OrgUnit.id, OrgUnit.code).subquery()
     query = (select(Person.username, Person.display_name, Person.position, OrgUnit.code, OrgUnit.name, branch.c.code)
              .join(OrgUnit, OrgUnit.id == Person.unit_id)
@@ -50,6 +50,8 @@ def active_people(session: Session, positions=None, categories=None) -> list[Act
         query = query.where(Person.position.in_(list(positions)))
     if categories:
         query = query.where(OrgUnit.category.in_(list(categories)))
+    if unit_code:
+        query = query.where(OrgUnit.code == unit_code)
     return [ActivePerson(*row) for row in execute(session, query)]
 
 

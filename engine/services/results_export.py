@@ -15,6 +15,7 @@ from tabulate import tabulate
 from engine.models.org import UNIT_CATEGORIES
 from engine.models.scoring import AREAS
 from engine.services.results import PersonResult, Results, UnitResult
+from engine.services.xlsx_text import row_as_text
 
 YES = {"zh": "是", "en": "yes"}
 
@@ -142,7 +143,7 @@ def write_xlsx(results: Results, path: Path, language: str = "zh") -> Path:
         sheet.title = title
         sheet.append(head)
         for row in rows:
-            sheet.append([float(v) if isinstance(v, Decimal) else v for v in row])
+            sheet.append(row_as_text(float(v) if isinstance(v, Decimal) else v for v in row))
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         sheet.freeze_panes = "A2"

@@ -51,6 +51,16 @@ def _scope(actor: Actor) -> ColumnElement | None:
     return or_(*conditions)
 
 
+def may_see_case(session: Session, actor: Actor, instance_id: int) -> bool:
+    """Whether the problem of `instance_id` is in the actor's tracker (its files follow the same rule)."""
+    try:
+        scope = _scope(actor)
+    except PermissionDenied:
+        return False
+    query = select(Case.id).where(Case.instance_id == instance_id)
+    return session.scalar(query.where(scope) if scope is not None else query) is not None
+
+
 @dataclass(frozen=True)
 class Filters:
     round_id: int | None = None

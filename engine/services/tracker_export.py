@@ -18,6 +18,7 @@ from engine.models import OrgUnit
 from engine.models.tracking import STAGES, RectificationCase as Case, RectificationStep as Step
 from engine.runtime import Actor, Runtime
 from engine.services.tracker import Filters, titles_of, overdue_days, visible
+from engine.services.xlsx_text import row_as_text
 
 PROBLEM_HEADERS = [("编号", "no."), ("问题", "problem"), ("责任单位", "unit"), ("单位编码", "unit code"),
                    ("严重程度", "severity"), ("来源", "source"), ("检查轮次", "round"), ("审核验收人", "inspector"),
@@ -100,19 +101,19 @@ def export_xlsx(rt: Runtime, actor: Actor, filters: Filters | None = None, langu
         problem_of = {}
         for case, unit_name in cases:
             problem_of[case.instance_id] = case.problem
-            problems.append([case.instance_id, case.problem, unit_name or "", case.unit_code or "",
+            problems.append(row_as_text([case.instance_id, case.problem, unit_name or "", case.unit_code or "",
                              case.severity or "", case.source or "", titles.get(case.round_instance_id, ""),
                              case.inspector or "", _pick(STAGES[case.stage], language), local(case.due_at),
                              overdue_days(case.due_at, case.closed_at, now), case.evidence_count,
                              _pick(VERIFIED[case.verified], language), case.reopened, local(case.opened_at),
-                             local(case.closed_at)])
+                             local(case.closed_at)]))
         query = (select(Step).join(Case, Case.instance_id == Step.instance_id).where(*where)
                  .order_by(Step.instance_id, Step.id).execution_options(yield_per=2000))
         for step in session.scalars(query):
             fields = json.loads(step.fields)
-            steps.append([step.instance_id, problem_of.get(step.instance_id, ""), step.name,
-                          step.actor_name or step.actor or "", step.actor or "", local(step.at),
-                          step_text(fields, language), "；".join(f["name"] for f in files_of(fields))])
+            steps.append(row_as_text([step.instance_id, problem_of.get(step.instance_id, ""), step.name,
+                                      step.actor_name or step.actor or "", step.actor or "", local(step.at),
+                                      step_text(fields, language), "；".join(f["name"] for f in files_of(fields))]))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -17,7 +17,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 
-from engine.models import HumanTask, OrgUnit, Person
+from engine.models import HumanTask, OrgUnit, Person, ProcessInstance
 from engine.models.tracking import RectificationCase, RectificationStep
 from engine.services.rows import InstanceRecord, execute
 from engine.specs import LoadedVersion
@@ -50,6 +50,14 @@ _INSERT_STEP = insert(_STEPS)
 _UPDATE_CASE = update(_CASES).where(_CASES.c.id == bindparam("case_id"))
 
 
+def _round_of(session: Session, parent_id: int | None) -> int | None:
+    """The cross-inspection round that opened the problem (a last-place presentation is no round)."""
+    if parent_id is None:
+        return None
+    process_id = execute(session, select(ProcessInstance.process_id).where(ProcessInstance.id == parent_id)).scalar()
+    return parent_id if process_id == "cross_inspection" else None
+
+
 def follow(session: Session, instance: InstanceRecord, workflow: BpmnWorkflow, loaded: LoadedVersion,
            now: datetime) -> None:
     """Bring the problem's row and steps up to date after a save of its instance."""
@@ -67,7 +75,8 @@ def follow(session: Session, instance: InstanceRecord, workflow: BpmnWorkflow, l
         if task.element_id == "verify":
             verified = bool(values.get("verified"))
         if task.element_id == "fix":
-            evidence = len(values.get("evidence") or []) + len(values.get("attachments") or [])
+            # Counted only when they are lists: a redeployed form must never make every step fail here.
+            evidence = sum(len(v) for v in (values.get("evidence"), values.get("attachments")) if isinstance(v, list))
             verified = None  # a new report waits for a new verification
         person = execute(session, _PERSON, {"person_id": task.completed_by_id}).first() \
             if task.completed_by_id else None
@@ -117,7 +126,8 @@ def _open_case(session: Session, instance: InstanceRecord, workflow: BpmnWorkflo
         "unit_code": unit_code, "unit_id": unit.id if unit else None,
         "branch_id": branch.id if branch else (unit.branch_id if unit else None),
         "source": _text(data.get("source"), 300), "severity": _text(data.get("severity"), 32),
-        "inspector": _text(data.get("inspector"), 64), "round_instance_id": instance.parent_instance_id,
+        "inspector": _text(data.get("inspector"), 64),
+        "round_instance_id": _round_of(session, instance.parent_instance_id),
         "stage": "plan", "status": instance.status, "due_at": None, "opened_at": instance.created_at,
         "closed_at": None, "reopened": 0, "evidence_count": 0, "verified": None, "updated_at": now}).scalar_one()
     starter = execute(session, select(Person.display_name).where(Person.username == instance.started_by)).scalar()

@@ -157,6 +157,15 @@ def test_the_export_has_every_problem_and_every_step(tracked):
     assert english.worksheets[0]["A1"].value == "no." and english.worksheets[1].title == "steps"
 
 
+def test_a_problem_written_like_a_formula_is_exported_as_text(tracked):
+    """A finding typed as "=HYPERLINK(...)" must not become a live formula in the office's workbook."""
+    rt = tracked
+    case = open_problem(rt, problem='=HYPERLINK("http://example.invalid","点此查看")')
+    book = load_workbook(io.BytesIO(tracker_export.export_xlsx(rt, rt.actor("auditor"))))
+    [row] = [r for r in book.worksheets[0].iter_rows(min_row=2) if r[0].value == case]
+    assert row[1].data_type == "s" and row[1].value == "'" + '=HYPERLINK("http://example.invalid","点此查看")'
+
+
 def test_problems_started_before_the_tracker_are_filled_in_by_backfill(tracked):
     rt = tracked
     case = open_problem(rt)

@@ -86,6 +86,7 @@ def test_staff_see_only_the_cases_they_took_part_in(client, people, cases):
     assert listed_ids(page) == [march] and "共 1 个实例" in page
     assert "2026年4月" not in page
     assert client.get(f"/instances/{april_u1}").status_code == 403
+    assert "2026年4月" not in text(client.get(f"/instances?parent={april_u1}"))  # not even its title
     relogin(client, "bob")
     assert listed_ids(text(client.get("/instances"))) == []
     assert "没有符合条件的流程实例" in text(client.get("/instances"))

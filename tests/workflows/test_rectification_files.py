@@ -37,5 +37,9 @@ def test_the_implementation_carries_files_the_inspector_can_open(case):
     assert opened.path.read_bytes() == files.PDF and opened.content_type == "application/pdf"
     with pytest.raises(PermissionDenied):  # another unit's head has no business with this case
         evidence.open_file(case, case.actor("p02_head"), case.case, record["sha256"])
+    # P01's branch secretary never held a task here, but the tracker shows them the problem and its files
+    assert evidence.open_file(case, case.actor("b01_secretary"), case.case, record["sha256"]).name.endswith(".pdf")
+    with pytest.raises(PermissionDenied):
+        evidence.open_file(case, case.actor("b02_secretary"), case.case, record["sha256"])
     do(case, "insp_wang", VERIFY, {"verified": True})
     assert evidence.open_file(case, case.actor("auditor"), case.case, ledger["sha256"]).name == "归档台账.xlsx"

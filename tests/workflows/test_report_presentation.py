@@ -81,6 +81,10 @@ def test_happy_path_confirmation_opens_a_rectification_for_the_unit(case):
         "P01", "B01", "月度考核通报会 2026-12", "一般")
     # whoever confirmed the presentation reviews the plan and verifies the fix, not every inspector
     assert plan["inspector"] == "owner" and plan["lane_owners"] == {"检查组成员": ["owner"]}
+    with case.db.reading() as session:  # in the tracker it is a problem of its own, not of a round
+        from engine.models.tracking import RectificationCase
+        assert session.scalar(select(RectificationCase.round_instance_id)
+                              .where(RectificationCase.instance_id == child.id)) is None
     assert names(case, "p02_head", child.id) == []
 
     assert trail(case) == [("start", "owner", "report_presentation"),
