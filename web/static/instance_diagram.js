@@ -51,6 +51,8 @@
   /* The whole diagram if it stays readable; on a narrow screen, readable size around the current step
      (the navigated viewer lets a person drag to see the rest). */
   function fit(canvas, focus) {
+    var size = canvas.getSize();
+    if (!size.width || !size.height) { return; }  // not laid out yet: fitting would divide by zero
     canvas.zoom("fit-viewport", "auto");
     if (canvas.zoom() >= MIN_READABLE) { return; }
     canvas.zoom(MIN_READABLE);
