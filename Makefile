@@ -20,11 +20,13 @@ $(JS_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# bpmn-js and dmn-js come from npm; the app serves the copies under web/static/vendor (not in git).
+# bpmn-js, dmn-js and Swagger UI (the API docs page) come from npm; the app serves the copies under web/static/vendor (not in git).
 $(VENDOR)/.copied: $(JS_STAMP)
 	rm -rf $(VENDOR) && mkdir -p $(VENDOR)
 	cp -r node_modules/bpmn-js/dist $(VENDOR)/bpmn-js
 	cp -r node_modules/dmn-js/dist $(VENDOR)/dmn-js
+	mkdir -p $(VENDOR)/swagger-ui
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css $(VENDOR)/swagger-ui/
 	touch $@
 
 install: $(PY_STAMP) $(VENDOR)/.copied

@@ -31,10 +31,18 @@ class Actor:
     person_id: int | None = None
     unit_id: int | None = None
     roles: frozenset[str] = frozenset()
+    # Set when an integration calls with an API token: the person is the token's account and
+    # `roles` only the token's scope, so the audit trail can name the token as well as the account.
+    token_id: int | None = None
 
     @property
     def is_system(self) -> bool:
         return self.person_id is None
+
+    @property
+    def audit_name(self) -> str:
+        """How the audit trail names this actor: the username, plus the token when one was used."""
+        return self.username if self.token_id is None else f"{self.username}#token{self.token_id}"
 
     def has_role(self, *roles: str) -> bool:
         return self.is_system or bool(self.roles.intersection(roles))

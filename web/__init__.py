@@ -45,7 +45,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(config)
     app.extensions["kaohe"] = rt
 
-    from web import auth_user, errors, i18n, security, templating
+    from web import api, auth_user, errors, i18n, security, templating
     from web.blueprints import register_blueprints
 
     csrf.init_app(app)
@@ -55,6 +55,7 @@ def create_app(config: dict | None = None) -> Flask:
     security.init_app(app)
     errors.init_app(app)
     register_blueprints(app)
+    api.init_app(app)
     _maybe_start_scheduler(app, rt)
     return app
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -18,21 +18,77 @@ STATUS_BY_ERROR = [
 ]
 TITLES = {
     400: _l("请求无效"),
+    401: _l("需要登录"),
     403: _l("无权访问"),
     404: _l("找不到页面"),
     405: _l("不支持此操作"),
     409: _l("操作冲突"),
     413: _l("提交的内容太大"),
+    415: _l("内容类型不支持"),
     422: _l("提交内容有误"),
+    429: _l("请求过于频繁"),
     500: _l("服务器出错"),
 }
 HTTP_MESSAGES = {
     400: _l("请求无法处理，请返回重试。"),
+    401: _l("请先登录，或提供有效的接口令牌。"),
     403: _l("你没有权限查看此页面。"),
     404: _l("你要找的页面不存在。"),
     405: _l("此页面不支持这种操作。"),
     413: _l("提交的内容超过了允许的大小。"),
+    415: _l("不支持这种内容类型。"),
+    422: _l("提交的内容有误，请检查标出的字段。"),
+    429: _l("尝试次数过多，请稍后再试。"),
 }
+
+
+# Stable codes for API clients, by HTTP status (engine errors carry their own).
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+              422: "validation_failed", 429: "too_many_requests", 500: "server_error", 503: "unavailable"}
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def api_error(status: int, code: str, message: str, *, field_errors: dict | None = None,
+              details: list[str] | None = None, reference: str | None = None, headers=None):
+    """The one JSON error shape (web.schemas.common.ErrorSchema)."""
+    body = {"status": status, "code": code, "message": message}
+    if field_errors:
+        body["field_errors"] = field_errors
+    if details:
+        body["details"] = details
+    if reference:
+        body["reference"] = reference
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+LOCATIONS = ("json", "query", "form", "files", "path", "headers", "cookies")
+
+
+def flatten_messages(messages, prefix: str = "") -> dict[str, str]:
+    """webargs' nested {"json": {"data": {"x": ["msg"]}}} as {"data.x": "msg"}."""
+    if isinstance(messages, dict):
+        flat: dict[str, str] = {}
+        for key, value in messages.items():
+            key = str(key)
+            path = "" if not prefix and key in LOCATIONS else f"{prefix}.{key}" if prefix else key
+            flat.update(flatten_messages(value, path))
+        return flat
+    if isinstance(messages, (list, tuple)):
+        if all(isinstance(m, str) for m in messages):
+            return {prefix or "_": "; ".join(messages)}
+        flat = {}
+        for message in messages:
+            flat.update(flatten_messages(message, prefix))
+        return flat
+    return {prefix or "_": str(messages)}
 
 
 def status_for(error: KaoheError) -> int:
@@ -51,22 +107,37 @@ def handle_engine_error(error: KaoheError):
     if isinstance(error, DeploymentRejected):
         details = [problem.text(language) for problem in error.problems]
     elif isinstance(error, ValidationFailed):
+        if is_api_request():
+            return api_error(status_for(error), error.code, error.text(language),
+                             field_errors={path: message.text(language)
+                                           for path, message in error.field_errors.items()})
         details = [f"{path}: {message.text(language)}" for path, message in error.field_errors.items()]
+    if is_api_request():
+        return api_error(status_for(error), error.code, error.text(language), details=details)
     return error_page(status_for(error), error.text(language), details=details)
 
 
 def handle_csrf_error(_error: CSRFError):
-    return error_page(400, str(_l("页面已过期或缺少安全令牌，请刷新页面后重试。")))
+    message = str(_l("页面已过期或缺少安全令牌，请刷新页面后重试。"))
+    if is_api_request():
+        return api_error(400, "csrf_failed", message)
+    return error_page(400, message)
 
 
 def handle_http_error(error: HTTPException):
     status = error.code or 500
     if status >= 500:
         return handle_unexpected(error)
-    message = HTTP_MESSAGES.get(status) or TITLES.get(status) or TITLES[400]
-    response, status = error_page(status, str(message))
-    headers = dict(error.get_headers()) if status == 405 else {}
-    return response, status, {k: v for k, v in headers.items() if k.lower() == "allow"}
+    message = str(HTTP_MESSAGES.get(status) or TITLES.get(status) or TITLES[400])
+    # Only headers that tell the client what to do next: allowed methods, the auth challenge, retry time.
+    headers = {k: v for k, v in error.get_headers() if k.lower() in ("allow", "www-authenticate", "retry-after")}
+    if is_api_request():
+        data = getattr(error, "data", None) or {}
+        field_errors = flatten_messages(data["messages"]) if "messages" in data else None
+        return api_error(status, HTTP_CODES.get(status, "error"), message, field_errors=field_errors,
+                         headers=headers)
+    response, status = error_page(status, message)
+    return response, status, headers
 
 
 def handle_unexpected(error: Exception):
@@ -76,6 +147,8 @@ def handle_unexpected(error: Exception):
                              exc_info=error)
     message = str(_l("系统出现意外错误，请稍后重试。如问题持续，请把参考编号告诉管理员。"))
     try:
+        if is_api_request():
+            return api_error(500, "server_error", message, reference=reference)
         return error_page(500, message, reference=reference)
     except Exception:  # the page itself failed (e.g. the database is down): plain text, still no traceback
         current_app.logger.exception("error page failed ref=%s", reference)

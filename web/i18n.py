@@ -45,13 +45,16 @@ def normalise(choice: str | None) -> str | None:
 
 
 def select_locale() -> str:
-    """?lang= beats the cookie, which beats the person's saved choice; Chinese otherwise."""
+    """?lang= beats the cookie, which beats the person's saved choice; Chinese otherwise.""" 
     from flask_login import current_user
     for choice in (request.args.get("lang"), request.cookies.get(COOKIE)):
         if normalise(choice):
             return normalise(choice)
     if current_user and current_user.is_authenticated:
         return normalise(current_user.language) or DEFAULT
+    # API clients have no cookie or saved choice: they ask with Accept-Language.
+    if request.path.startswith("/api/") and request.accept_languages:
+        return normalise(request.accept_languages.best_match(["zh", "en"])) or DEFAULT
     return DEFAULT
 
 

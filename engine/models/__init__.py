@@ -1,4 +1,5 @@
 """All mapped classes, imported here so Base.metadata knows every table."""
+from engine.models.access import ApiToken
 from engine.models.audit import AuditEvent, AuditHead
 from engine.models.calendar_days import NonWorkingDay
 from engine.models.evidence import EvidenceFile
@@ -10,7 +11,7 @@ from engine.models.tracking import RectificationCase, RectificationStep
 from engine.models.scoring import (AchievementItem, EvaluationGroup, FeedbackInterview, EvaluationGroupMember, EvaluationScheme, PersonRating,
                                    PoliticalFinding, SchemeArea, SchemeIndicator, ScoreAdjustment, ScoreEntry)
 
-__all__ = ["AuditEvent", "AuditHead", "HumanTask", "ProcessInstance", "TaskCandidate", "OrgUnit",
+__all__ = ["ApiToken", "AuditEvent", "AuditHead", "HumanTask", "ProcessInstance", "TaskCandidate", "OrgUnit",
            "Person", "PersonRole", "DecisionVersion", "DefinitionFile", "ProcessVersion", "ProcessVersionFile", "EvaluationGroup",
            "EvaluationGroupMember", "EvaluationScheme", "PersonRating", "PoliticalFinding", "SchemeArea",
            "SchemeIndicator", "ScoreAdjustment", "ScoreEntry", "ScheduledFiring", "NonWorkingDay", "AchievementItem",

@@ -102,7 +102,7 @@ def create_user(rt: Runtime, actor: Actor, *, username: str, display_name: str, 
                         roles=[PersonRole(role=r) for r in dict.fromkeys(roles)])
         session.add(person)
         session.flush()
-        audit.record(session, at=now, actor=actor.username, action="user_created", subject=username,
+        audit.record(session, at=now, actor=actor, action="user_created", subject=username,
                      detail={"name": display_name, "unit": unit_code or None, "roles": sorted(set(roles))})
         session.refresh(person)
         return _account(person)
@@ -116,7 +116,7 @@ def reset_password(rt: Runtime, actor: Actor, username: str, password: str) -> N
         person = _person(session, username)
         first = person.password_hash is None
         person.password_hash = hash_password(password)
-        audit.record(session, at=rt.clock.now(), actor=actor.username,
+        audit.record(session, at=rt.clock.now(), actor=actor,
                      action="password_set" if first else "password_reset", subject=username)
 
 
@@ -130,7 +130,7 @@ def set_active(rt: Runtime, actor: Actor, username: str, active: bool) -> None:
         if person.active == active:
             return
         person.active = active
-        audit.record(session, at=rt.clock.now(), actor=actor.username,
+        audit.record(session, at=rt.clock.now(), actor=actor,
                      action="user_reactivated" if active else "user_deactivated", subject=username)
 
 
@@ -142,7 +142,7 @@ def add_role(rt: Runtime, actor: Actor, username: str, role: str) -> None:
         if role in person.role_codes:
             return
         person.roles.append(PersonRole(role=role))
-        audit.record(session, at=rt.clock.now(), actor=actor.username, action="role_granted",
+        audit.record(session, at=rt.clock.now(), actor=actor, action="role_granted",
                      subject=username, detail={"role": role})
 
 
@@ -158,5 +158,5 @@ def remove_role(rt: Runtime, actor: Actor, username: str, role: str) -> None:
         if not held:
             return
         person.roles.remove(held[0])
-        audit.record(session, at=rt.clock.now(), actor=actor.username, action="role_withdrawn",
+        audit.record(session, at=rt.clock.now(), actor=actor, action="role_withdrawn",
                      subject=username, detail={"role": role})

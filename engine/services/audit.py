@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from engine.clock import as_utc
 from engine.models import AuditEvent, AuditHead
+from engine.runtime import Actor
 from engine.services.rows import execute
 
 GENESIS = "0" * 64
@@ -43,13 +44,15 @@ _MOVE_HEAD = update(AuditHead).where(AuditHead.id == 1).values(last_event_id=bin
                                                                last_hash=bindparam("event_hash"))
 
 
-def record(session: Session, *, at: datetime, actor: str, action: str, instance_id: int | None = None,
+def record(session: Session, *, at: datetime, actor: Actor | str, action: str, instance_id: int | None = None,
            task_guid: str | None = None, subject: str | None = None, detail: dict | None = None,
            data=None) -> int:
     """Append one event in the caller's transaction; returns its id.
 
     Locking the head row keeps the chain linear when several writers append at once. Plain
     SQL statements rather than ORM objects: this runs on every change and should cost little."""
+    if isinstance(actor, Actor):
+        actor = actor.audit_name
     head = execute(session, _HEAD).first()
     if head is None:
         execute(session, insert(AuditHead).values(id=1, last_event_id=None, last_hash=GENESIS))

@@ -122,7 +122,7 @@ def deploy(rt: Runtime, files: list[SourceFile], actor: Actor) -> list[DeployRes
                 version.files.append(ProcessVersionFile(filename=file.name, sha256=file.sha256))
             session.add(version)
             session.flush()
-            audit.record(session, at=now, actor=actor.username, action="deploy", subject=process_id,
+            audit.record(session, at=now, actor=actor, action="deploy", subject=process_id,
                          detail={"version": number, "files": {f.name: f.sha256 for f in process.files}})
             results.append(DeployResult(process_id, number, version.id, True))
         results.extend(_deploy_decisions(session, bundle, uploaded, now, actor))
@@ -149,7 +149,7 @@ def _deploy_decisions(session: Session, bundle: Bundle, uploaded: set[str], now,
                               filename=filename, sha256=file.sha256, deployed_at=now, deployed_by=actor.username)
         session.add(row)
         session.flush()
-        audit.record(session, at=now, actor=actor.username, action="deploy", subject=decision_id,
+        audit.record(session, at=now, actor=actor, action="deploy", subject=decision_id,
                      detail={"version": number, "files": {filename: file.sha256}})
         results.append(DeployResult(decision_id, number, row.id, True, "decision"))
     return results

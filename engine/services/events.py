@@ -57,7 +57,7 @@ def deliver_message(rt: Runtime, instance_id: int, actor: Actor, message_name: s
     payload = dict(payload or {})
     with rt.db.unit_of_work() as session:
         instance = lock_instance(session, instance_id)
-        return deliver_in_session(rt, session, instance, message_name, payload, actor.username)
+        return deliver_in_session(rt, session, instance, message_name, payload, actor.audit_name)
 
 
 def deliver_in_session(rt: Runtime, session, instance, message_name: str, payload: dict, actor: str) -> str:

@@ -82,7 +82,7 @@ def store(rt: Runtime, actor: Actor, task_id: int, field: str, filename: str | N
                            uploaded_at=now)
         session.add(row)
         session.flush()
-        audit.record(session, at=now, actor=actor.username, action="upload", instance_id=instance.id,
+        audit.record(session, at=now, actor=actor, action="upload", instance_id=instance.id,
                      task_guid=task.task_guid, subject=task.element_id,
                      detail={"sha256": staged.sha256, "size": staged.size, "name": name, "field": field})
         return references.as_reference(row)

@@ -12,7 +12,7 @@ from engine.bpmn.scripting import original_error
 from engine.bpmn.serializer import STATE_SERIALIZER
 from engine.bpmn.timers import next_timer_due
 from engine.models.instance import ACTIVE_STATUSES
-from engine.runtime import Runtime
+from engine.runtime import Actor, Runtime
 from engine.services import audit, rows, tracking
 from engine.services.rows import InstanceRecord
 from engine.services.projection import sync_human_tasks
@@ -89,7 +89,7 @@ def derive_status(workflow: BpmnWorkflow, error_element: str | None) -> str:
 
 def save(rt: Runtime, session: Session, instance: InstanceRecord, workflow: BpmnWorkflow,
          loaded: LoadedVersion, *, error: tuple[str | None, str | None] = (None, None),
-         actor: str = "system", previous_status: str | None = None) -> None:
+         actor: Actor | str = "system", previous_status: str | None = None) -> None:
     """Write state, status, next wake-up and the task projection in the caller's transaction.
 
     `previous_status` is the status before the caller changed it itself (suspend, terminate)."""

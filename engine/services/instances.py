@@ -28,15 +28,17 @@ def start(rt: Runtime, process_id: str, actor: Actor, *, data: dict | None = Non
     with rt.db.unit_of_work() as session:
         version = latest_version(session, process_id)
         return start_in_session(rt, session, version, actor.username, data=data, title=title,
-                                business_key=business_key).id
+                                business_key=business_key, audited_as=actor.audit_name).id
 
 
 def start_in_session(rt: Runtime, session, version, started_by: str, *, data: dict | None = None,
                      title: str | None = None, business_key: str | None = None,
-                     parent: tuple[int, str] | None = None) -> InstanceRecord:
+                     parent: tuple[int, str] | None = None, audited_as: str | None = None) -> InstanceRecord:
     """Create and run an instance of `version` in the caller's unit of work.
 
-    `parent` is (parent instance id, spawning element) for per-unit / per-person children."""
+    `parent` is (parent instance id, spawning element) for per-unit / per-person children;
+    `audited_as` names the starter in the audit trail when that differs from the username
+    (a call made with an API token)."""
     loaded = rt.specs.get(session, version.id)
     workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=rt.script_engine)
     # Seed data on the root task: workflow.data is only filled when the workflow ends (primer §3).
@@ -48,11 +50,11 @@ def start_in_session(rt: Runtime, session, version, started_by: str, *, data: di
         started_by=started_by, created_at=now, updated_at=now,
         parent_instance_id=parent[0] if parent else None, spawned_by=parent[1] if parent else None,
         period=_short_text((data or {}).get("period"), 16), unit_code=_short_text((data or {}).get("unit_code"), 64))
-    audit.record(session, at=now, actor=started_by, action="start", instance_id=instance.id,
+    audit.record(session, at=now, actor=audited_as or started_by, action="start", instance_id=instance.id,
                  subject=version.process_id, detail={"version": version.version, **({"parent": parent} if parent else {})},
                  data=data or {})
     error = run_engine(rt, session, instance, workflow)
-    save(rt, session, instance, workflow, loaded, error=error, actor=started_by)
+    save(rt, session, instance, workflow, loaded, error=error, actor=audited_as or started_by)
     return instance
 
 
@@ -85,12 +87,12 @@ def _change_status(rt: Runtime, instance_id: int, actor: Actor, action: str, all
         else:  # resume: let anything that fell due meanwhile happen now
             instance.status = "running"
             error = run_engine(rt, session, instance, workflow)
-            save(rt, session, instance, workflow, loaded, error=error, actor=actor.username)
-            audit.record(session, at=now, actor=actor.username, action=action, instance_id=instance.id)
+            save(rt, session, instance, workflow, loaded, error=error, actor=actor)
+            audit.record(session, at=now, actor=actor, action=action, instance_id=instance.id)
             return instance.status
         # A terminated child counts as finished: its parent may be waiting for the last one.
-        save(rt, session, instance, workflow, loaded, actor=actor.username, previous_status=was)
-        audit.record(session, at=now, actor=actor.username, action=action, instance_id=instance.id,
+        save(rt, session, instance, workflow, loaded, actor=actor, previous_status=was)
+        audit.record(session, at=now, actor=actor, action=action, instance_id=instance.id,
                      detail={"reason": reason} if reason else None)
         return instance.status
 
@@ -121,11 +123,11 @@ def retry(rt: Runtime, instance_id: int, actor: Actor, data_patch: dict | None =
             data.update(data_patch or {})
             workflow.reset_from_task_id(task.id, data=data)
         now = rt.clock.now()
-        audit.record(session, at=now, actor=actor.username, action="retry", instance_id=instance.id,
+        audit.record(session, at=now, actor=actor, action="retry", instance_id=instance.id,
                      subject=instance.error_element, data=data_patch or {})
         error = run_engine(rt, session, instance, workflow)
         instance.status = "running"
-        save(rt, session, instance, workflow, loaded, error=error, actor=actor.username)
+        save(rt, session, instance, workflow, loaded, error=error, actor=actor)
         return instance.status
 
 

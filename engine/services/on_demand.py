@@ -85,4 +85,5 @@ def start(rt: Runtime, process_id: str, actor: Actor, display_name: str | None =
         if not _may_start(actor, startable_roles(rt.specs.get(session, version.id).spec)):
             raise PermissionDenied("你无权发起此流程", "you may not start this process")
         title = f"{version.name} · {display_name or actor.username}"
-        return instances.start_in_session(rt, session, version, actor.username, data={}, title=title).id
+        return instances.start_in_session(rt, session, version, actor.username, data={}, title=title,
+                                            audited_as=actor.audit_name).id

@@ -84,7 +84,7 @@ def import_org(rt: Runtime, sources: Iterable[Source], actor: Actor) -> ImportRe
             report = plan.write(connection, now, tuple(names))
             counts = {"units": {"created": report.units_created, "updated": report.units_updated},
                       "people": {"created": report.people_created, "updated": report.people_updated}}
-            audit.record(session, at=now, actor=actor.username, action="org_import",
+            audit.record(session, at=now, actor=actor, action="org_import",
                          subject=", ".join(names), detail=counts)
     except IntegrityError as exc:  # another import added the same code or username a moment earlier
         raise Conflict("组织数据已被他人同时修改，请重新导入",

@@ -130,7 +130,7 @@ def import_scheme(rt: Runtime, text: str, actor: Actor) -> tuple[EvaluationSchem
         scheme = _build(doc, number, text, digest, rt.clock.now(), actor.username)
         session.add(scheme)
         session.flush()
-        audit.record(session, at=rt.clock.now(), actor=actor.username, action="scheme_import",
+        audit.record(session, at=rt.clock.now(), actor=actor, action="scheme_import",
                      subject=doc["code"], detail={"version": number, "valid_from": doc["valid_from"]}, data=doc)
         return scheme, True
 

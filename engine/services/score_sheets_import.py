@@ -115,7 +115,7 @@ def import_workbook(rt: Runtime, data: bytes, filename: str, actor: Actor) -> Sc
         if period is not None:
             _write_scores(session, period, scores, report, actor.username, now)
             _write_adjustments(session, period, adjustments, report, actor.username, now, filename)
-        audit.record(session, at=now, actor=actor.username, action="scores_import", subject=filename,
+        audit.record(session, at=now, actor=actor, action="scores_import", subject=filename,
                      detail={"period": period, "groups": {k: vars(v) for k, v in report.groups.items()},
                              "adjustments": {"new": report.adjustments_new,
                                              "existing": report.adjustments_existing}},

@@ -122,7 +122,7 @@ def claim(rt: Runtime, task_id: int, actor: Actor) -> None:
         now = rt.clock.now()
         task.assignee_id, task.claimed_at = actor.person_id, now
         rows.write_task(session, task)
-        audit.record(session, at=now, actor=actor.username, action="claim", instance_id=task.instance_id,
+        audit.record(session, at=now, actor=actor, action="claim", instance_id=task.instance_id,
                      task_guid=task.task_guid)
 
 
@@ -133,7 +133,7 @@ def unclaim(rt: Runtime, task_id: int, actor: Actor) -> None:
             raise PermissionDenied("只能退回自己认领的任务", "you can only release a task you hold")
         task.assignee_id, task.claimed_at = None, None
         rows.write_task(session, task)
-        audit.record(session, at=rt.clock.now(), actor=actor.username, action="unclaim",
+        audit.record(session, at=rt.clock.now(), actor=actor, action="unclaim",
                      instance_id=task.instance_id, task_guid=task.task_guid)
 
 
@@ -151,7 +151,7 @@ def delegate(rt: Runtime, task_id: int, actor: Actor, to_username: str, note: st
         previous = task.assignee_id
         task.assignee_id, task.claimed_at = target.id, now
         rows.write_task(session, task)
-        audit.record(session, at=now, actor=actor.username, action="delegate", instance_id=task.instance_id,
+        audit.record(session, at=now, actor=actor, action="delegate", instance_id=task.instance_id,
                      task_guid=task.task_guid, detail={"to": to_username, "from_person_id": previous, "note": note})
 
 
@@ -180,8 +180,8 @@ def complete(rt: Runtime, task_id: int, actor: Actor, submitted: dict) -> str:
         task.status, task.completed_at, task.completed_by_id = "completed", now, actor.person_id
         task.assignee_id = task.assignee_id or actor.person_id
         rows.write_task(session, task)
-        audit.record(session, at=now, actor=actor.username, action="complete", instance_id=instance.id,
+        audit.record(session, at=now, actor=actor, action="complete", instance_id=instance.id,
                      task_guid=task.task_guid, subject=task.element_id, data=submitted)
         error = run_engine(rt, session, instance, workflow)
-        save(rt, session, instance, workflow, loaded, error=error, actor=actor.username)
+        save(rt, session, instance, workflow, loaded, error=error, actor=actor)
         return instance.status

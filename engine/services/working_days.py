@@ -43,7 +43,7 @@ def add_non_working_day(rt: Runtime, day: date, name: str, actor: Actor) -> None
             session.add(NonWorkingDay(day=day, name=name.strip()))
         else:
             row.name = name.strip()
-        audit.record(session, at=rt.clock.now(), actor=actor.username, action="holiday_set",
+        audit.record(session, at=rt.clock.now(), actor=actor, action="holiday_set",
                      subject=day.isoformat(), detail={"name": name.strip()})
 
 
@@ -62,6 +62,6 @@ def remove_non_working_day(rt: Runtime, day: date, actor: Actor) -> bool:
         if row is None:
             return False
         session.delete(row)
-        audit.record(session, at=rt.clock.now(), actor=actor.username, action="holiday_removed",
+        audit.record(session, at=rt.clock.now(), actor=actor, action="holiday_removed",
                      subject=day.isoformat(), detail={"name": row.name})
         return True

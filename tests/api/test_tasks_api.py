@@ -1,0 +1,71 @@
+"""/api/v1/tasks: a staff member lists, opens and completes their task with a token; errors are JSON."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from engine.models import AuditEvent
+
+
+def _first_task(api) -> dict:
+    listed = api.get("/api/v1/tasks").get_json()
+    assert listed["items"], listed
+    return listed["items"][0]
+
+
+def test_a_staff_member_lists_opens_and_completes_their_task(rt, people, api_as, started):
+    alice = api_as(people.alice)
+    row = _first_task(alice)
+    assert row["name"] == "填写自评" and row["instance_id"] == started
+    assert row["created_at"].endswith("+08:00")  # ISO 8601 with the organisation's zone
+    task = alice.get(f"/api/v1/tasks/{row['id']}").get_json()
+    assert task["may_act"] is True and "self_score" in task["form"]["properties"]
+
+    done = alice.post(f"/api/v1/tasks/{row['id']}/complete",
+                      json={"data": {"self_score": 90, "summary": "按期完成"}})
+    assert done.status_code == 200, done.get_json()
+    assert done.get_json() == {"status": "waiting_person", "instance_id": started}  # the head approves next
+    with rt.db.reading() as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "complete")).one()
+    assert event.actor.startswith("alice#token")  # the trail names the account and the token
+
+
+def test_an_invalid_form_is_refused_with_field_errors_and_the_task_stays_open(people, api_as, started):
+    alice = api_as(people.alice)
+    row = _first_task(alice)
+    refused = alice.post(f"/api/v1/tasks/{row['id']}/complete", json={"data": {"self_score": "很多"}})
+    assert refused.status_code == 422
+    body = refused.get_json()
+    assert body["code"] == "validation_failed" and "self_score" in body["field_errors"]
+    assert _first_task(alice)["id"] == row["id"]
+
+
+def test_a_malformed_body_names_the_missing_field(people, api_as, started):
+    alice = api_as(people.alice)
+    row = _first_task(alice)
+    refused = alice.post(f"/api/v1/tasks/{row['id']}/complete", json={"wrong": 1})
+    assert refused.status_code == 422
+    assert set(refused.get_json()["field_errors"]) >= {"data"}
+
+
+def test_another_persons_task_is_refused(people, api_as, started):
+    task_id = _first_task(api_as(people.alice))["id"]
+    bob = api_as(people.bob)
+    assert bob.get("/api/v1/tasks").get_json()["items"] == []
+    for call in (bob.get(f"/api/v1/tasks/{task_id}"),
+                 bob.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {"self_score": 1}}),
+                 bob.post(f"/api/v1/tasks/{task_id}/claim")):
+        assert call.status_code == 403 and call.get_json()["code"] == "forbidden"
+
+
+def test_no_token_or_a_wrong_token_gets_401_with_the_challenge(anonymous, app):
+    missing = anonymous.get("/api/v1/tasks")
+    assert missing.status_code == 401 and missing.headers["WWW-Authenticate"].startswith("Bearer")
+    wrong = app.test_client().get("/api/v1/tasks", headers={"Authorization": "Bearer kh_not-a-real-token"})
+    assert wrong.status_code == 401 and wrong.get_json()["code"] == "unauthorized"
+
+
+def test_messages_follow_the_accept_language_header(people, api_as, started):
+    bob = api_as(people.bob)
+    zh = bob.get("/api/v1/tasks/999999").get_json()["message"]
+    en = bob.get("/api/v1/tasks/999999", headers={"Accept-Language": "en"}).get_json()["message"]
+    assert "不存在" in zh and "does not exist" in en
