@@ -28,6 +28,13 @@ class Settings:
     # Uploaded evidence files, content-addressed (engine/evidence/storage.py), and the largest one accepted.
     files_dir: Path = PROJECT_ROOT / "instance" / "files"
     max_upload_mb: float = 20
+    # Sessions end after this many hours without a request, and in any case a day after sign-in.
+    session_hours: float = 8
+    # Send cookies over HTTPS only: set it wherever kaohe is served through TLS (a proxy counts).
+    secure_cookies: bool = False
+    # Where failed sign-ins are counted; one process may count in memory, several workers need a
+    # shared store (e.g. redis://127.0.0.1:6379/0) or each would allow the full number.
+    ratelimit_storage: str = "memory://"
 
     @classmethod
     def from_env(cls, environ=None) -> "Settings":
@@ -45,4 +52,7 @@ class Settings:
             calendar_time=env.get("KAOHE_CALENDAR_TIME", defaults.calendar_time),
             files_dir=Path(env.get("KAOHE_FILES_DIR", defaults.files_dir)),
             max_upload_mb=float(env.get("KAOHE_MAX_UPLOAD_MB", defaults.max_upload_mb)),
+            session_hours=float(env.get("KAOHE_SESSION_HOURS", defaults.session_hours)),
+            secure_cookies=env.get("KAOHE_SECURE_COOKIES", "") in ("1", "true", "yes"),
+            ratelimit_storage=env.get("KAOHE_RATELIMIT_STORAGE", defaults.ratelimit_storage),
         )

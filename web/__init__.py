@@ -33,8 +33,11 @@ def create_app(config: dict | None = None) -> Flask:
         SECRET_KEY=rt.settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        SESSION_COOKIE_SECURE=rt.settings.secure_cookies,
+        # Refreshed on every request, so this is the idle limit; web.auth_user adds an absolute one.
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=rt.settings.session_hours),
         REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=rt.settings.secure_cookies,
         REMEMBER_COOKIE_SAMESITE="Lax",
         KAOHE_TIMEZONE=rt.settings.timezone,
         # A form may carry up to ten evidence files of the largest accepted size, plus its fields.
@@ -45,7 +48,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(config)
     app.extensions["kaohe"] = rt
 
-    from web import api, auth_user, errors, i18n, security, templating
+    from web import api, auth_user, errors, i18n, login_limits, security, templating
     from web.blueprints import register_blueprints
 
     csrf.init_app(app)
@@ -56,6 +59,7 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     register_blueprints(app)
     api.init_app(app)
+    login_limits.init_app(app, rt.settings.ratelimit_storage)
     _maybe_start_scheduler(app, rt)
     return app
 

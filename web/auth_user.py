@@ -1,15 +1,20 @@
 """The signed-in person as Flask-Login sees them: an engine Actor plus a name to show."""
 from __future__ import annotations
 
-from flask import Flask, current_app
+import time
+
+from flask import Flask, current_app, session
 from flask_babel import gettext
-from flask_login import LoginManager, UserMixin, current_user
+from flask_login import LoginManager, UserMixin, current_user, logout_user
 
 from engine.runtime import Actor, Runtime
 from engine.services import people
 from web import readmodels
 
 login_manager = LoginManager()
+SIGNED_IN_AT = "signed_in_at"
+# However active a session is, it ends this long after sign-in (the idle limit is the cookie's lifetime).
+ABSOLUTE_SESSION_SECONDS = 24 * 3600
 
 
 def N_(text: str) -> str:
@@ -56,7 +61,18 @@ def load_user(user_id: str) -> WebUser | None:
     return web_user(actor) if actor is not None else None
 
 
+def _end_old_sessions() -> None:
+    """Sign out a session older than the absolute limit, or one from before the limit existed."""
+    if "_user_id" not in session:
+        return
+    started = session.get(SIGNED_IN_AT)
+    if not isinstance(started, (int, float)) or time.time() - started > ABSOLUTE_SESSION_SECONDS:
+        logout_user()
+        session.clear()
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(_end_old_sessions)
     login_manager.login_view = "auth.login"
     login_manager.login_message = N_("请先登录")
     login_manager.login_message_category = "info"

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from engine.errors import ValidationFailed
 from engine.models import OrgUnit, Person, PersonRole
 from engine.runtime import Actor, Runtime
+from engine.services import audit
 
 # argon2id: memory-hard, so a stolen hash table is expensive to crack.
 _HASHER = PasswordHasher()
@@ -32,20 +33,29 @@ def actor_by_id(rt: Runtime, person_id: int) -> Actor | None:
         return actor_for(person) if person is not None and person.active else None
 
 
-def authenticate(rt: Runtime, username: str, password: str) -> Actor | None:
-    """The person's Actor if the password is right, else None (never says which part was wrong)."""
+def authenticate(rt: Runtime, username: str, password: str, *, source: str | None = None) -> Actor | None:
+    """The person's Actor if the password is right, else None (never says which part was wrong).
+
+    Every attempt goes into the audit trail, failures too, with `source` (the caller's address)."""
     with rt.db.unit_of_work() as session:
-        person = session.scalar(select(Person).where(Person.username == username, Person.active.is_(True)))
-        if person is None or not person.password_hash:
-            _HASHER.hash(password)  # same work either way, so timing does not reveal valid usernames
-            return None
-        try:
-            _HASHER.verify(person.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return None
-        if _HASHER.check_needs_rehash(person.password_hash):
-            person.password_hash = _HASHER.hash(password)
-        return actor_for(person)
+        actor = _verified(session, username, password)
+        audit.record(session, at=rt.clock.now(), actor=username[:64], action="login" if actor else "login_failed",
+                     subject=username[:255], detail={"source": source} if source else None)
+        return actor
+
+
+def _verified(session: Session, username: str, password: str) -> Actor | None:
+    person = session.scalar(select(Person).where(Person.username == username, Person.active.is_(True)))
+    if person is None or not person.password_hash:
+        _HASHER.hash(password)  # same work either way, so timing does not reveal valid usernames
+        return None
+    try:
+        _HASHER.verify(person.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if _HASHER.check_needs_rehash(person.password_hash):
+        person.password_hash = _HASHER.hash(password)
+    return actor_for(person)
 
 
 def ensure_person(session: Session, username: str, display_name: str, *, password: str | None = None,

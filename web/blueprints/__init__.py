@@ -10,6 +10,8 @@ def register_blueprints(app: Flask) -> None:
     for module in (auth, inbox, task, instances, start, scores, schedule, quarterly):
         app.register_blueprint(module.bp)
     app.register_blueprint(admin.bp)
+    from web.blueprints import admin_tokens
+    app.register_blueprint(admin_tokens.bp)
     from web.blueprints import results
     app.register_blueprint(results.bp)
     from web.blueprints import tracker

@@ -1,12 +1,14 @@
 """Signing in and out."""
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from engine.services import people
-from web.auth_user import runtime, web_user
+from web.auth_user import SIGNED_IN_AT, runtime, web_user
 
 bp = Blueprint("auth", __name__)
 
@@ -26,11 +28,13 @@ def login():
     username = request.form.get("username", "").strip()
     error = None
     if request.method == "POST":
-        actor = people.authenticate(runtime(), username, request.form.get("password", ""))
+        actor = people.authenticate(runtime(), username, request.form.get("password", ""),
+                                    source=request.remote_addr)
         if actor is not None:
             session.clear()  # a fresh session at every sign-in
             login_user(web_user(actor))
             session.permanent = True
+            session[SIGNED_IN_AT] = time.time()
             return redirect(_safe_next(request.form.get("next")))
         error = _("用户名或密码错误")
     return render_template("auth/login.html", username=username, error=error,
