@@ -3,6 +3,7 @@ emptied before every test, and a Runtime wired to it."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -53,9 +54,17 @@ def settings(database_url, tmp_path) -> Settings:
 
 
 @pytest.fixture
-def rt(database, settings) -> Runtime:
+def rt(database, settings, request) -> Iterator[Runtime]:
+    """A runtime on the emptied database. Afterwards the audit chain must still verify, as
+    `kaohe audit verify` would check it: every test that changed something leaves a sound trail
+    (tests that break the chain on purpose are marked `tampers_audit`)."""
     _empty_all_tables(database)
-    return Runtime(settings, database=database)
+    yield Runtime(settings, database=database)
+    if request.node.get_closest_marker("tampers_audit") is None:
+        from engine.services import audit
+        with database.reading() as session:
+            report = audit.verify(session)
+        assert report.ok, f"audit chain broken at event #{report.first_broken_id}: {report.reason}"
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 from engine.runtime import Runtime
 from engine.settings import Settings
@@ -24,10 +25,21 @@ _scheduler_lock = threading.Lock()
 _scheduler = None
 
 
+class DatabaseId(IntegerConverter):
+    """`<int:…>` in every route: an id a database column can hold (1 … 2⁶³−1). A larger number
+    is no id at all: 404, rather than an overflow inside the database driver."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the app. `config` may carry KAOHE_RUNTIME (a ready Runtime) and any Flask setting."""
     config = dict(config or {})
     app = Flask(__name__, instance_relative_config=False)
+    app.url_map.converters["int"] = DatabaseId
     rt: Runtime = config.get("KAOHE_RUNTIME") or Runtime(Settings.from_env())
     app.config.from_mapping(
         SECRET_KEY=rt.settings.secret_key,

@@ -16,8 +16,9 @@ HEADERS = {
 def add_security_headers(response):
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
-    # Pages show personal data: keep them out of shared caches and the back-button cache.
-    if request.endpoint != "static" and "Cache-Control" not in response.headers:
+    # Pages and downloads show personal data: keep them out of shared caches and the back-button cache.
+    # send_file's own "no-cache" still lets a cache store a file, so anything short of no-store is replaced.
+    if request.endpoint != "static" and "no-store" not in response.headers.get("Cache-Control", ""):
         response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -1,6 +1,8 @@
 """The audit trail is a hash chain: every change is in it, and tampering is found and located."""
 from __future__ import annotations
 
+import pytest
+
 from sqlalchemy import select, update
 
 from engine.models import AuditEvent
@@ -29,6 +31,7 @@ def test_every_change_is_recorded_with_actor_and_digest(rt, people):
     assert all(later.prev_hash == earlier.hash for earlier, later in zip(events, events[1:]))
 
 
+@pytest.mark.tampers_audit
 def test_verify_passes_then_names_the_first_tampered_event(rt, people):
     run_a_case(rt, people)
     with rt.db.reading() as session:
@@ -42,6 +45,7 @@ def test_verify_passes_then_names_the_first_tampered_event(rt, people):
     assert not report.ok and report.first_broken_id == third and report.checked == 2
 
 
+@pytest.mark.tampers_audit
 def test_verify_notices_events_removed_from_the_end(rt, people):
     run_a_case(rt, people)
     with rt.db.unit_of_work() as session:
