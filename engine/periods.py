@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from engine.errors import ValidationFailed
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-_QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
+_MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
+_QUARTER = re.compile(r"([0-9]{4})Q([1-4])")
 
 
 def month_of(moment: datetime, zone: str) -> str:
@@ -41,9 +41,9 @@ def months_ending(period: str, count: int) -> list[str]:
 
 def months_of(label: str) -> list[str]:
     """'2026-03' -> ['2026-03']; '2026Q1' -> ['2026-01', '2026-02', '2026-03']; anything else is refused."""
-    if _MONTH.match(label):
+    if _MONTH.fullmatch(label):
         return [label]
-    quarter = _QUARTER.match(label)
+    quarter = _QUARTER.fullmatch(label)
     if quarter:
         year, q = int(quarter.group(1)), int(quarter.group(2))
         return [f"{year}-{m:02d}" for m in range(3 * q - 2, 3 * q + 1)]

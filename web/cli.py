@@ -12,6 +12,8 @@ from engine.errors import DeploymentRejected, KaoheError
 from engine.runtime import SYSTEM, Runtime
 from engine.settings import Settings
 from web.cli_quarterly import interviews as interviews_command, publicity as publicity_command
+from web.cli_audit import audit as audit_command
+from web.cli_tokens import token as token_command
 from web.cli_results import results as results_command
 
 
@@ -222,27 +224,6 @@ def schedule_list(count: int, from_text: str | None) -> None:
         click.echo(f"{firing.scheduled_for.astimezone(zone):%Y-%m-%d %H:%M}  {zh}  {en}")
 
 
-@main.group()
-def audit() -> None:
-    """Audit trail commands."""
-
-
-@audit.command("verify")
-def audit_verify() -> None:
-    """Check the hash chain of the audit trail; name the first broken link."""
-    from engine.services import audit as audit_service
-    rt = _runtime()
-    with rt.db.reading() as session:
-        report = audit_service.verify(session)
-    if report.ok:
-        click.echo(f"审计链完整 audit chain intact: {report.checked} 条事件 events")
-        return
-    click.echo(click.style(f"审计链在事件 #{report.first_broken_id} 处断开 audit chain broken at event "
-                           f"#{report.first_broken_id}: {report.reason} ({report.checked} verified before it)",
-                           fg="red"), err=True)
-    sys.exit(1)
-
-
 @main.command("create-user")
 @click.argument("username")
 @click.option("--name", "display_name", required=True)
@@ -379,6 +360,8 @@ def scores_import(file: str) -> None:
 main.add_command(results_command)
 main.add_command(publicity_command)
 main.add_command(interviews_command)
+main.add_command(token_command)
+main.add_command(audit_command)
 
 if __name__ == "__main__":
     main()

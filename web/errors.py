@@ -72,21 +72,22 @@ def api_error(status: int, code: str, message: str, *, field_errors: dict | None
 LOCATIONS = ("json", "query", "form", "files", "path", "headers", "cookies")
 
 
-def flatten_messages(messages, prefix: str = "") -> dict[str, str]:
-    """webargs' nested {"json": {"data": {"x": ["msg"]}}} as {"data.x": "msg"}."""
+def flatten_messages(messages, prefix: str = "", top: bool = True) -> dict[str, str]:
+    """webargs' nested {"json": {"data": {"x": ["msg"]}}} as {"data.x": "msg"} (only the outermost
+    key names a location; a field may itself be called "files" or "json")."""
     if isinstance(messages, dict):
         flat: dict[str, str] = {}
         for key, value in messages.items():
             key = str(key)
-            path = "" if not prefix and key in LOCATIONS else f"{prefix}.{key}" if prefix else key
-            flat.update(flatten_messages(value, path))
+            path = "" if top and key in LOCATIONS else f"{prefix}.{key}" if prefix else key
+            flat.update(flatten_messages(value, path, top=False))
         return flat
     if isinstance(messages, (list, tuple)):
         if all(isinstance(m, str) for m in messages):
             return {prefix or "_": "; ".join(messages)}
         flat = {}
         for message in messages:
-            flat.update(flatten_messages(message, prefix))
+            flat.update(flatten_messages(message, prefix, top=False))
         return flat
     return {prefix or "_": str(messages)}
 
@@ -108,7 +109,8 @@ def handle_engine_error(error: KaoheError):
         details = [problem.text(language) for problem in error.problems]
     elif isinstance(error, ValidationFailed):
         if is_api_request():
-            return api_error(status_for(error), error.code, error.text(language),
+            details = [str(d.text(language) if hasattr(d, "text") else d) for d in (error.details or [])]
+            return api_error(status_for(error), error.code, error.text(language), details=details,
                              field_errors={path: message.text(language)
                                            for path, message in error.field_errors.items()})
         details = [f"{path}: {message.text(language)}" for path, message in error.field_errors.items()]

@@ -22,6 +22,7 @@ AUDIT_ACTIONS = {
     "timer_fired": _l("定时器触发"),
     "deploy": _l("部署"),
     "upload": _l("上传文件"),
+    "audit_exported": _l("导出审计记录"),
 }
 
 TASK_STATUSES = {

@@ -1,7 +1,7 @@
 """Headers that every response carries, so a page cannot be framed, sniffed or fed foreign scripts."""
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, abort, request
 
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
                            "script-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
@@ -23,5 +23,33 @@ def add_security_headers(response):
     return response
 
 
+def _unstorable(value) -> bool:
+    """Text a database cannot hold: a NUL character, or half of a surrogate pair (not UTF-8)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_unstorable(v) for v in value)
+    return False
+
+
+def refuse_unstorable_text() -> None:
+    """A NUL character is never meaningful text and PostgreSQL cannot store one; a lone surrogate
+    cannot even be encoded. Refuse both at the door (URL, query, form or JSON body) with a 400
+    rather than fail deep inside a query."""
+    values = [request.path, *(v for _k, vs in request.args.lists() for v in vs),
+              *(v for _k, vs in request.form.lists() for v in vs)]
+    if _unstorable(values) or (request.is_json and _unstorable(request.get_json(silent=True))):
+        abort(400)
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(refuse_unstorable_text)
     app.after_request(add_security_headers)

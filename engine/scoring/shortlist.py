@@ -25,7 +25,7 @@ from decimal import Decimal
 from engine.scoring.errors import ScoringError
 from engine.scoring.numbers import to_decimal
 
-_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_PERIOD = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 
 
 def excellent_shortlist(scores: Mapping[str, Decimal], failed_political: Collection[str]) -> list[str]:
@@ -69,7 +69,7 @@ def _full_marks_by_month(code: str, entries: Sequence[tuple[str, Decimal, Decima
 
 def _month_number(period: str) -> int:
     """Months since year 0, so that consecutive months differ by exactly 1 across a new year."""
-    match = _PERIOD.match(period) if isinstance(period, str) else None
+    match = _PERIOD.fullmatch(period) if isinstance(period, str) else None
     if match is None:
         raise ScoringError(f"期间须写作 年-月（如 2026-03），现为 {period!r}",
                            f"a period must be written year-month (e.g. 2026-03), got {period!r}")

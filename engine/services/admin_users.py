@@ -45,7 +45,10 @@ def _account(person: Person) -> Account:
 
 
 def _person(session: Session, username: str) -> Person:
-    person = session.scalar(select(Person).where(Person.username == username))
+    # A name no login can have is not looked up: PostgreSQL refuses text holding NUL outright. (Not
+    # USERNAME: people imported from a spreadsheet may have names the create form would refuse.)
+    storable = 0 < len(username) <= 64 and all(ord(c) >= 32 for c in username)
+    person = session.scalar(select(Person).where(Person.username == username)) if storable else None
     if person is None:
         raise NotFound(f"用户 {username} 不存在", f"there is no user {username}")
     return person
@@ -135,28 +138,40 @@ def set_active(rt: Runtime, actor: Actor, username: str, active: bool) -> None:
 
 
 def add_role(rt: Runtime, actor: Actor, username: str, role: str) -> None:
-    require_user_admin(actor)
-    _check_role(role)
-    with rt.db.unit_of_work() as session:
-        person = _person(session, username)
-        if role in person.role_codes:
-            return
-        person.roles.append(PersonRole(role=role))
-        audit.record(session, at=rt.clock.now(), actor=actor, action="role_granted",
-                     subject=username, detail={"role": role})
+    change_roles(rt, actor, username, add=(role,))
 
 
 def remove_role(rt: Runtime, actor: Actor, username: str, role: str) -> None:
+    change_roles(rt, actor, username, remove=(role,))
+
+
+def change_roles(rt: Runtime, actor: Actor, username: str, *, add=(), remove=()) -> Account:
+    """Grant and withdraw roles in one change: all of them, or none if one is refused.
+    A role already held (or not held) is left alone; each real change is its own audit event."""
     require_user_admin(actor)
-    _check_role(role)
+    add, remove = tuple(dict.fromkeys(add)), tuple(dict.fromkeys(remove))
+    for role in add + remove:
+        _check_role(role)
+    both = sorted(set(add) & set(remove))
+    if both:
+        raise ValidationFailed(f"同一角色不能同时授予和撤销：{'、'.join(both)}",
+                               f"a role cannot be granted and withdrawn at once: {', '.join(both)}")
     with rt.db.unit_of_work() as session:
         person = _person(session, username)
-        if role == "admin" and person.id == actor.person_id:
+        if "admin" in remove and person.id == actor.person_id:
             # Otherwise the last administrator could lock everybody out of user management.
             raise InvalidState("不能移除自己的系统管理员角色", "you cannot remove your own administrator role")
-        held = [r for r in person.roles if r.role == role]
-        if not held:
-            return
-        person.roles.remove(held[0])
-        audit.record(session, at=rt.clock.now(), actor=actor, action="role_withdrawn",
-                     subject=username, detail={"role": role})
+        now = rt.clock.now()
+        for role in add:
+            if role not in person.role_codes:
+                person.roles.append(PersonRole(role=role))
+                audit.record(session, at=now, actor=actor, action="role_granted", subject=username,
+                             detail={"role": role})
+        for role in remove:
+            held = [r for r in person.roles if r.role == role]
+            if held:
+                person.roles.remove(held[0])
+                audit.record(session, at=now, actor=actor, action="role_withdrawn", subject=username,
+                             detail={"role": role})
+        session.flush()
+        return _account(person)

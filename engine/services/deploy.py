@@ -41,6 +41,24 @@ def read_files(paths: list[str | Path]) -> list[SourceFile]:
     return files
 
 
+def read_uploads(uploads) -> tuple[list[SourceFile], list[Problem]]:
+    """Uploaded (filename, bytes) pairs as files, and a problem for each one that is not UTF-8 text.
+
+    Only the bare file name is kept: it keys stored versions and never points at a place on disk.
+    Parts without a name (a file input left empty) are skipped."""
+    files: list[SourceFile] = []
+    problems: list[Problem] = []
+    for filename, content in uploads:
+        name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+        if not name:
+            continue
+        try:
+            files.append(SourceFile(name, content.decode("utf-8-sig")))
+        except UnicodeDecodeError:
+            problems.append(Problem(name, None, "文件不是 UTF-8 编码的文本", "the file is not UTF-8 text"))
+    return files, problems
+
+
 def find_latest_version(session: Session, process_id: str) -> ProcessVersion | None:
     """The latest deployed version of a process, or None."""
     return session.scalars(select(ProcessVersion).where(ProcessVersion.process_id == process_id)
@@ -81,10 +99,14 @@ def _checked_bundle(session: Session, files: list[SourceFile]):
     return bundle, bundle.build(targets or None)
 
 
-def check(rt: Runtime, files: list[SourceFile], actor: Actor) -> list[Problem]:
-    """What deploying these files would refuse, storing nothing (the editor's 校验 button)."""
+def check(rt: Runtime, files: list[SourceFile], actor: Actor, unreadable: list[Problem] = ()) -> list[Problem]:
+    """What deploying these files would refuse, storing nothing (the editor's 校验 button).
+
+    `unreadable`: problems found reading the upload (read_uploads), reported only to those who may check."""
     if not actor.has_role("process_owner", "admin"):
         raise PermissionDenied("只有流程负责人可以校验流程", "only process owners may validate processes")
+    if unreadable:
+        return list(unreadable)
     if not files:
         return [Problem("-", None, "没有提供任何文件", "no files given")]
     try:
@@ -95,10 +117,14 @@ def check(rt: Runtime, files: list[SourceFile], actor: Actor) -> list[Problem]:
     return []
 
 
-def deploy(rt: Runtime, files: list[SourceFile], actor: Actor) -> list[DeployResult]:
-    """Validate the files together and store a new version of each process whose content changed."""
+def deploy(rt: Runtime, files: list[SourceFile], actor: Actor, unreadable: list[Problem] = ()) -> list[DeployResult]:
+    """Validate the files together and store a new version of each process whose content changed.
+
+    `unreadable`: problems found reading the upload (read_uploads); any refuses the whole upload."""
     if not actor.has_role("process_owner", "admin"):
         raise PermissionDenied("只有流程负责人可以部署流程", "only process owners may deploy processes")
+    if unreadable:
+        raise DeploymentRejected(list(unreadable))
     if not files:
         raise DeploymentRejected([Problem("-", None, "没有提供任何文件", "no files given")])
     uploaded = {f.name for f in files}

@@ -13,10 +13,10 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
-from engine.models import HumanTask, OrgUnit, Person, ProcessInstance as PI, ProcessVersion
+from engine.models import HumanTask, OrgUnit, TaskCandidate, Person, ProcessInstance as PI, ProcessVersion
 from engine.models.instance import ACTIVE_STATUSES, INSTANCE_STATUSES
 from engine.runtime import Actor, Runtime
-from engine.services import instances
+from engine.services import instances, tasks
 
 PAGE_SIZE = 50
 MAX_PAGE = 2000  # deeper than 100,000 rows: narrow the filters instead of paging on
@@ -34,6 +34,10 @@ def visible(actor: Actor) -> ColumnElement | None:
         conditions.append(PI.id.in_(select(HumanTask.instance_id).where(HumanTask.assignee_id == actor.person_id)))
         conditions.append(PI.id.in_(select(HumanTask.instance_id)
                                     .where(HumanTask.completed_by_id == actor.person_id)))
+        # Open tasks offered to the person, their roles or their unit (the inbox's own condition).
+        conditions.append(PI.id.in_(select(HumanTask.instance_id).where(
+            HumanTask.status == "open", HumanTask.assignee_id.is_(None),
+            HumanTask.id.in_(select(TaskCandidate.task_id).where(tasks.candidate_match(actor))))))
     return or_(*conditions)
 
 
@@ -47,6 +51,7 @@ class Filters:
     parent_id: int | None = None
     spawned_by: str | None = None
     page: int = 1
+    per_page: int = PAGE_SIZE  # the page uses PAGE_SIZE; API clients may ask for other sizes
 
     def conditions(self) -> list:
         wanted = []
@@ -115,13 +120,14 @@ def list_instances(rt: Runtime, actor: Actor, filters: Filters) -> InstanceList:
         wanted.append(scope)
     with rt.db.reading() as session:
         total = session.scalar(select(func.count()).select_from(PI).where(*wanted)) or 0
-        pages = max(1, min(MAX_PAGE, math.ceil(total / PAGE_SIZE)))
+        size = max(1, filters.per_page)
+        pages = max(1, min(MAX_PAGE, math.ceil(total / size)))
         page = min(max(1, filters.page), pages)
         found = session.execute(
             select(PI.id, PI.title, PI.process_id, PI.status, PI.business_key, PI.period, PI.unit_code, OrgUnit.name,
                    PI.created_at, PI.completed_at, PI.next_timer_at, PI.error_element, PI.parent_instance_id)
             .outerjoin(OrgUnit, OrgUnit.code == PI.unit_code).where(*wanted)
-            .order_by(PI.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+            .order_by(PI.id.desc()).limit(size).offset((page - 1) * size)).all()
         names = _process_names(session)
         rows = [InstanceRow(r.id, r.title, r.process_id, names.get(r.process_id, r.process_id), r.status,
                             r.business_key, r.period, r.unit_code, r.name, r.created_at, r.completed_at,
@@ -165,6 +171,11 @@ class InstancePage:
     branches: list[tuple[str, str, dict]]  # (element, name, the data that differs), when several
     person_names: dict[int, str]
     actor_names: dict[str, str]
+    # Copied from the start data onto the row (the record read for the engine leaves them out).
+    period: str | None = None
+    unit_code: str | None = None
+    unit_name: str | None = None
+    usernames: dict[int, str] = field(default_factory=dict)  # person id → username, of the task holders
 
 
 def split_branches(view: instances.InstanceView) -> tuple[dict, list[tuple[str, str, dict]]]:
@@ -201,6 +212,13 @@ def names_by_id(session: Session, person_ids) -> dict[int, str]:
     return dict(session.execute(select(Person.id, Person.display_name).where(Person.id.in_(wanted))).all())
 
 
+def usernames_by_id(session: Session, person_ids) -> dict[int, str]:
+    wanted = sorted({pid for pid in person_ids if pid is not None})
+    if not wanted:
+        return {}
+    return dict(session.execute(select(Person.id, Person.username).where(Person.id.in_(wanted))).all())
+
+
 def names_by_username(session: Session, usernames) -> dict[str, str]:
     wanted = sorted({name for name in usernames if name})
     if not wanted:
@@ -223,6 +241,10 @@ def instance_page(rt: Runtime, instance_id: int, actor: Actor) -> InstancePage:
                                   .where(PI.id == record.parent_instance_id)).first()
             parent = Related(*row) if row else None
         people = [t.assignee_id for t in view.tasks] + [t.completed_by_id for t in view.tasks]
+        period, unit_code, unit_name = session.execute(
+            select(PI.period, PI.unit_code, OrgUnit.name).outerjoin(OrgUnit, OrgUnit.code == PI.unit_code)
+            .where(PI.id == instance_id)).one()
         return InstancePage(view, name, number, parent, _children(session, instance_id), shared, branches,
                             names_by_id(session, people),
-                            names_by_username(session, [record.started_by] + [e.actor for e in view.trail]))
+                            names_by_username(session, [record.started_by] + [e.actor for e in view.trail]),
+                            period, unit_code, unit_name, usernames_by_id(session, people))

@@ -11,7 +11,7 @@ from sqlalchemy import exists, or_, select
 
 from engine.bpmn.serializer import STATE_SERIALIZER
 from engine.bpmn.timers import waiting_timers
-from engine.errors import InvalidState, PermissionDenied
+from engine.errors import InvalidState, Message, PermissionDenied, ValidationFailed
 from engine.models import HumanTask, ProcessInstance
 from engine.services.rows import InstanceRecord
 from engine.models.instance import ACTIVE_STATUSES
@@ -76,6 +76,10 @@ def _change_status(rt: Runtime, instance_id: int, actor: Actor, action: str, all
         if instance.status not in allowed_from:
             raise InvalidState(f"实例当前状态为「{instance.status}」，不能执行此操作",
                                f"the instance is {instance.status}; this action is not possible")
+        if action == "terminate" and not (reason or "").strip():
+            # Ending someone's work for good must say why in the trail, whichever way it is asked for.
+            missing = Message("终止实例须填写原因", "give a reason to terminate the instance")
+            raise ValidationFailed(missing.zh, missing.en, field_errors={"reason": missing})
         workflow, loaded = load_workflow(rt, session, instance)
         now, was = rt.clock.now(), instance.status
         if action == "suspend":
@@ -107,6 +111,14 @@ def resume(rt: Runtime, instance_id: int, actor: Actor) -> str:
 
 def terminate(rt: Runtime, instance_id: int, actor: Actor, reason: str | None = None) -> str:
     return _change_status(rt, instance_id, actor, "terminate", ACTIVE_STATUSES + ("error", "suspended"), reason)
+
+
+def status_of(rt: Runtime, instance_id: int, actor: Actor) -> str:
+    """An instance's status, for whoever may view it (what an API call answers after a start)."""
+    with rt.db.reading() as session:
+        instance = fetch_instance(session, instance_id)
+        require_viewer(session, instance, actor)
+        return instance.status
 
 
 def retry(rt: Runtime, instance_id: int, actor: Actor, data_patch: dict | None = None) -> str:
@@ -207,15 +219,20 @@ def live_branches(workflow: BpmnWorkflow) -> list[tuple[str, str, dict]]:
 
 
 def may_view(session, instance: InstanceRecord, actor: Actor) -> bool:
-    """Who may see an instance: owners, admins and auditors, whoever started it, and everyone who
-    held or completed one of its tasks."""
+    """Who may see an instance: owners, admins and auditors, whoever started it, everyone who
+    held or completed one of its tasks, and whoever an open task is offered to (they need the case
+    to decide whether to take it)."""
     if instance.started_by == actor.username or actor.has_role("process_owner", "admin", "auditor"):
         return True
     if actor.person_id is None:
         return False
-    return session.scalar(select(exists().where(
-        HumanTask.instance_id == instance.id,
-        or_(HumanTask.assignee_id == actor.person_id, HumanTask.completed_by_id == actor.person_id)))) or False
+    if session.scalar(select(exists().where(
+            HumanTask.instance_id == instance.id,
+            or_(HumanTask.assignee_id == actor.person_id, HumanTask.completed_by_id == actor.person_id)))):
+        return True
+    offered = session.scalars(select(HumanTask.id).where(HumanTask.instance_id == instance.id,
+                                                         HumanTask.status == "open", HumanTask.assignee_id.is_(None)))
+    return any(rows.is_candidate(session, task_id, actor.person_id, actor.roles, actor.unit_id) for task_id in offered)
 
 
 def require_viewer(session, instance: InstanceRecord, actor: Actor) -> None:

@@ -26,7 +26,7 @@ from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 from sqlalchemy import func, select
 
 from engine.errors import PermissionDenied
-from engine.models import ProcessVersion
+from engine.models import Person, ProcessVersion
 from engine.runtime import Actor, Runtime
 from engine.services import instances
 from engine.services.deploy import latest_version
@@ -84,6 +84,8 @@ def start(rt: Runtime, process_id: str, actor: Actor, display_name: str | None =
         # Checked on the very version that starts, so a deployment in between cannot widen it.
         if not _may_start(actor, startable_roles(rt.specs.get(session, version.id).spec)):
             raise PermissionDenied("你无权发起此流程", "you may not start this process")
+        if display_name is None and actor.person_id is not None:  # an API call names no one: look it up
+            display_name = session.scalar(select(Person.display_name).where(Person.id == actor.person_id))
         title = f"{version.name} · {display_name or actor.username}"
         return instances.start_in_session(rt, session, version, actor.username, data={}, title=title,
                                             audited_as=actor.audit_name).id

@@ -76,7 +76,8 @@ def get(rt: Runtime, task_id: int, actor: Actor) -> TaskView:
     with rt.db.reading() as session:
         task = _task_row(session, task_id)
         may_act = task.status == "open" and _may_take(session, task, actor)
-        if not (may_act or task.completed_by_id == actor.person_id or actor.has_role("process_owner", "auditor")):
+        if not (may_act or task.completed_by_id == actor.person_id
+                or actor.has_role("process_owner", "auditor", "admin")):
             raise PermissionDenied("无权查看此任务", "you may not view this task")
         workflow, loaded = load_workflow(rt, session, fetch_instance(session, task.instance_id))
         spiff_task = workflow.get_task_from_id(UUID(task.task_guid))
@@ -115,10 +116,11 @@ def claim(rt: Runtime, task_id: int, actor: Actor) -> None:
         task, _instance = _locked_open_task(session, task_id)
         if task.assignee_id == actor.person_id:
             return
+        # Rights first: only a candidate learns that someone else was quicker.
+        if not rows.is_candidate(session, task.id, actor.person_id, actor.roles, actor.unit_id):
+            raise PermissionDenied("你不是此任务的候选人", "you are not a candidate for this task")
         if task.assignee_id is not None:
             raise Conflict("任务已被他人认领", "the task was claimed by someone else")
-        if not _may_take(session, task, actor):
-            raise PermissionDenied("你不是此任务的候选人", "you are not a candidate for this task")
         now = rt.clock.now()
         task.assignee_id, task.claimed_at = actor.person_id, now
         rows.write_task(session, task)

@@ -65,6 +65,7 @@ def may_see_case(session: Session, actor: Actor, instance_id: int) -> bool:
 class Filters:
     round_id: int | None = None
     unit_id: int | None = None
+    unit_code: str | None = None  # the API's clients know units by code, the page by id
     stage: str | None = None
     overdue: bool = False
     page: int = 1
@@ -75,6 +76,8 @@ class Filters:
             wanted.append(Case.round_instance_id == self.round_id)
         if self.unit_id is not None:
             wanted.append(Case.unit_id == self.unit_id)
+        if self.unit_code is not None:
+            wanted.append(Case.unit_code == self.unit_code)
         if self.stage == "open":
             wanted.append(Case.closed_at.is_(None))
         elif self.stage in STAGES:
@@ -163,8 +166,11 @@ def visible(actor: Actor, filters: Filters, now: datetime) -> list:
     return ([scope] if scope is not None else []) + filters.conditions(now)
 
 
-def list_cases(rt: Runtime, actor: Actor, filters: Filters | None = None, page_size: int = PAGE_SIZE) -> CaseList:
-    """One page of the problems the actor may see, with counts for the filters."""
+def list_cases(rt: Runtime, actor: Actor, filters: Filters | None = None, page_size: int = PAGE_SIZE,
+               clamp: bool = True) -> CaseList:
+    """One page of the problems the actor may see, with counts for the filters. A page past the end
+    shows the last one (`clamp`, for people following an old link) or nothing (for API clients, who
+    page until `has_next` is false and must not get the same rows twice)."""
     now = rt.clock.now()
     filters = filters or Filters()
     where = visible(actor, filters, now)
@@ -173,7 +179,7 @@ def list_cases(rt: Runtime, actor: Actor, filters: Filters | None = None, page_s
     with rt.db.reading() as session:
         total = session.scalar(select(func.count()).select_from(Case).where(*where))
         pages = max(1, math.ceil(total / page_size))
-        page = min(max(1, filters.page), pages)
+        page = min(max(1, filters.page), pages) if clamp else max(1, filters.page)
         query = (select(*_ROW_COLUMNS).outerjoin(OrgUnit, OrgUnit.id == Case.unit_id).where(*where)
                  .order_by(*_ORDER).limit(page_size).offset((page - 1) * page_size))
         rows = _rows(session, query, now)

@@ -69,3 +69,14 @@ def test_messages_follow_the_accept_language_header(people, api_as, started):
     zh = bob.get("/api/v1/tasks/999999").get_json()["message"]
     en = bob.get("/api/v1/tasks/999999", headers={"Accept-Language": "en"}).get_json()["message"]
     assert "不存在" in zh and "does not exist" in en
+
+
+def test_a_nul_character_anywhere_is_refused_at_the_door(people, api_as, started):
+    """PostgreSQL cannot store NUL; it is refused with 400 before it reaches a query."""
+    alice = api_as(people.alice)
+    task_id = _first_task(alice)["id"]
+    for call in (alice.get("/api/v1/tasks?unit=P%00X"),
+                 alice.get("/api/v1/results/units/U%001"),
+                 alice.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {"summary": "a\u0000b"}})):
+        assert call.status_code == 400 and call.get_json()["code"] == "bad_request"
+    assert _first_task(alice)["id"] == task_id  # nothing was completed

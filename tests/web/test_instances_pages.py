@@ -79,17 +79,20 @@ def cases(rt, people):
     return march, april_u2, april_u1
 
 
-def test_staff_see_only_the_cases_they_took_part_in(client, people, cases):
+def test_staff_see_the_cases_they_took_part_in_or_are_offered_and_no_other_units(client, people, cases):
+    """alice claimed March's task; April U1's self-assessment is offered to U1's staff, so she may open
+    that case to decide whether to take it. U2's case is neither: refused, and not even its title shows."""
     march, april_u2, april_u1 = cases
     login(client, "alice")
     page = text(client.get("/instances"))
-    assert listed_ids(page) == [march] and "共 1 个实例" in page
-    assert "2026年4月" not in page
-    assert client.get(f"/instances/{april_u1}").status_code == 403
-    assert "2026年4月" not in text(client.get(f"/instances?parent={april_u1}"))  # not even its title
+    assert listed_ids(page) == [april_u1, march] and "共 2 个实例" in page
+    assert "财务部自评" not in page
+    assert client.get(f"/instances/{april_u1}").status_code == 200
+    assert client.get(f"/instances/{april_u2}").status_code == 403
+    assert "财务部自评" not in text(client.get(f"/instances?parent={april_u2}"))  # not even its title
     relogin(client, "bob")
-    assert listed_ids(text(client.get("/instances"))) == []
-    assert "没有符合条件的流程实例" in text(client.get("/instances"))
+    assert listed_ids(text(client.get("/instances"))) == [april_u2]
+    assert client.get(f"/instances/{april_u1}").status_code == 403 and client.get(f"/instances/{march}").status_code == 403
 
 
 def test_owner_and_auditor_see_all_and_filter(client, people, cases):

@@ -21,8 +21,8 @@ class KaoheApi(Api):
 
 
 def _blueprints():
-    from web.api import tasks
-    return [tasks.blp]
+    from web.api import audit, instances, org, processes, results, tasks, tokens, tracking
+    return [tasks.blp, instances.blp, processes.blp, results.blp, tracking.blp, org.blp, audit.blp, tokens.blp]
 
 
 def init_app(app: Flask) -> None:

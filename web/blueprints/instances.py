@@ -3,6 +3,7 @@ history, audit trail, parent and children) and the owner's suspend / resume / te
 from __future__ import annotations
 
 import json
+from io import BytesIO
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
@@ -11,7 +12,7 @@ from flask_login import login_required
 from engine.errors import ValidationFailed
 from engine.evidence import references
 from engine.models.instance import ACTIVE_STATUSES, INSTANCE_STATUSES
-from engine.services import evidence, instance_views, instances
+from engine.services import audit_export, evidence, instance_views, instances
 from web import readmodels
 from web.auth_user import current_actor, runtime
 from web.i18n import current_language
@@ -91,6 +92,18 @@ def file(instance_id: int, sha256: str):
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "sandbox"
     response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/instances/<int:instance_id>/audit.<any(xlsx, csv):fmt>")
+@login_required
+def audit_download(instance_id: int, fmt: str):
+    """The case's audit trail as a file, for whoever may view the case; the export itself is recorded."""
+    language = "en" if current_language().startswith("en") else "zh"
+    export = audit_export.export_case(runtime(), current_actor(), instance_id, fmt, language)
+    response = send_file(BytesIO(export.content), mimetype=export.mimetype, as_attachment=True,
+                         download_name=export.filename, etag=False)
+    response.headers["Cache-Control"] = "private, no-store"  # personal data: no copy in caches
     return response
 
 

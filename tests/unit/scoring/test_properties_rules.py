@@ -14,12 +14,19 @@ from engine.scoring.excellence import (EXCELLENCE_CATEGORIES, SCORING_BANDS, ass
                                        diagnosis_for_task_data, diagnosis_total)
 
 D = Decimal
-PROPERTY = settings(max_examples=100, deadline=None)
+PROPERTY = settings(max_examples=50, deadline=None)
 HALF_CENT, HALF_YUAN = D("0.005"), D("0.5")
 
-# Exact decimals of any scale, bounded so that quantize stays within Decimal's 28 digits.
-numbers = st.decimals(min_value=-10**9, max_value=10**9, allow_nan=False, allow_infinity=False)
-rating = st.decimals(min_value=0, max_value=100, places=2)
+
+def fixed(low, high, places):
+    """Decimals with exactly `places` places in [low, high] (much faster to draw than st.decimals)."""
+    scale = 10 ** places
+    return st.integers(int(D(low) * scale), int(D(high) * scale)).map(lambda n: D(n).scaleb(-places))
+
+
+# Exact decimals of several scales, bounded so that quantize stays within Decimal's 28 digits.
+numbers = st.builds(lambda n, places: D(n).scaleb(-places), st.integers(-10**12, 10**12), st.integers(0, 5))
+rating = fixed(0, 100, 2)
 
 
 # ---------------------------------------------------------------- numbers: the one rounding rule
@@ -60,17 +67,18 @@ def test_round_money_gives_whole_yuan_half_up_and_is_idempotent(value):
 
 
 @PROPERTY
-@given(st.decimals(min_value=0, max_value=10**6, places=2), st.decimals(min_value=-100, max_value=100, places=1))
+@given(fixed(0, 10**6, 2), fixed(-100, 100, 1))
 def test_apply_percent_is_whole_yuan_and_follows_the_sign_of_the_percentage(amount, percent):
     change = apply_percent(amount, percent)
     assert change == round_money(amount * percent / 100)
     assert apply_percent(amount, -percent) == -change
-    assert (change > 0 and percent > 0) or (change < 0 and percent < 0) or abs(amount * percent / 100) <= HALF_YUAN
+    exact = amount * percent / 100
+    assert (change > 0 and percent > 0) or (change < 0 and percent < 0) or abs(exact) <= HALF_YUAN
     assert apply_percent(amount, 0) == 0 and apply_percent(amount, 100) == round_money(amount)
 
 
 @PROPERTY
-@given(st.decimals(min_value=-10**6, max_value=10**6, places=3))
+@given(fixed(-10**6, 10**6, 3))
 def test_a_float_score_rounds_like_the_decimal_it_was_typed_as(value):
     typed = float(value)                      # 2.675 as a float is 2.67499999…, and still rounds to 2.68
     assert to_decimal(typed) == value
@@ -122,10 +130,10 @@ def test_raters_of_one_role_are_averaged_so_more_of_the_same_change_nothing(give
 
 @PROPERTY
 @given(ratings, rater_weights())
-def test_missing_roles_are_the_weighted_roles_nobody_rated_and_no_rating_gives_no_score(given_ratings, weights):
+def test_missing_roles_are_those_nobody_rated_and_no_counted_rating_gives_no_score(given_ratings, weights):
     result = weighted_score(given_ratings, weights)
     rated = {r.rater_role for r in given_ratings}
-    assert result.missing_roles == tuple(role for role in RATER_ROLES if weights[role] > 0 and role not in rated)
+    assert result.missing_roles == tuple(r for r in RATER_ROLES if weights[r] > 0 and r not in rated)
     assert result.complete == (not result.missing_roles)
     counted = [r.score for r in given_ratings if weights[r.rater_role] > 0]
     assert (result.score is None) == (not counted)
@@ -156,7 +164,7 @@ def test_with_every_role_rated_once_the_score_is_the_weighted_mean(scores, weigh
 def test_raising_one_rating_never_lowers_the_individual_score(given_ratings, weights, data):
     index = data.draw(st.integers(0, len(given_ratings) - 1))
     old = given_ratings[index]
-    better = Rating(old.rater_role, data.draw(st.decimals(min_value=old.score, max_value=100, places=2)))
+    better = Rating(old.rater_role, data.draw(fixed(old.score, 100, 2)))
     before = weighted_score(given_ratings, weights).score
     after = weighted_score(given_ratings[:index] + [better] + given_ratings[index + 1:], weights).score
     assert before is None or after >= before
@@ -195,7 +203,7 @@ def test_a_higher_percentage_is_never_in_a_lower_band(a, b):
 
 
 @PROPERTY
-@given(st.one_of(st.integers(0, 100).filter(lambda p: p % 5), st.decimals(min_value=0, max_value=100, places=2)
+@given(st.one_of(st.integers(0, 100).filter(lambda p: p % 5), fixed(0, 100, 2)
                  .filter(lambda p: p % 5)), st.sampled_from(list(EXCELLENCE_CATEGORIES)), diagnoses)
 def test_a_percentage_off_the_5_percent_steps_is_refused(bad, code, scores):
     with pytest.raises(ScoringError):

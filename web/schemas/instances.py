@@ -1,0 +1,189 @@
+"""Process instances in the API: the filtered list, one instance, starting one and the owners' actions."""
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from engine.models.instance import INSTANCE_STATUSES
+from web.schemas.common import PER_PAGE_MAX, ZonedDateTime, page_of
+
+MAX_ID = 2**31 - 1  # ids are 32-bit in PostgreSQL; larger numbers are refused, not looked up
+STATUS_FILTERS = ("active", *INSTANCE_STATUSES)
+STATUS_TEXT = f"one of: {', '.join(STATUS_FILTERS)} (active = running or waiting)"
+NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+
+
+def _filter(limit: int, **kwargs) -> fields.String:
+    """A query filter: no control characters (no database stores a NUL; nothing stored has the others)."""
+    return fields.String(validate=[validate.Length(max=limit), validate.Regexp(NO_CONTROL)], **kwargs)
+
+
+def _whole(value) -> None:
+    """JSON may carry half a character (a lone \\ud800 escape) in any text; no database can store one."""
+    if not _unicode(value):
+        raise ma.ValidationError("包含无效的字符 / contains invalid characters")
+
+
+def _short(limit: int, **kwargs) -> fields.String:
+    """A line of text in a JSON body: whole characters, no control characters (no place in a title)."""
+    return fields.String(validate=[validate.Length(max=limit), validate.Regexp(NO_CONTROL), _whole], **kwargs)
+
+
+def _note(limit: int, **kwargs) -> fields.String:
+    """Free text (a reason may run over several lines): whole characters, no NUL."""
+    return fields.String(validate=[validate.Length(max=limit), validate.Regexp(r"^[^\x00]*$"), _whole], **kwargs)
+
+
+def _unicode(value) -> bool:
+    """Every text in a JSON value is whole Unicode (encodable as UTF-8)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_unicode(k) and _unicode(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_unicode(item) for item in value)
+    return True
+
+
+def _variables(data: dict) -> None:
+    """Data keys become variables the diagram's scripts read: they must be names (as the page's retry asks)."""
+    _whole(data)
+    bad = [key for key in data if not key.isidentifier()]
+    if bad:
+        raise ma.ValidationError(f"变量名无效 / invalid variable names: {', '.join(bad[:5])}")
+
+
+class InstanceListArgs(ma.Schema):
+    process = _filter(128, metadata={"description": "process id"})
+    status = fields.String(validate=validate.OneOf(STATUS_FILTERS), metadata={"description": STATUS_TEXT})
+    period = _filter(32, metadata={"description": "e.g. 2026-11"})
+    unit = _filter(64, metadata={"description": "unit code"})
+    q = _filter(200, metadata={"description": "words of the title, or the exact business key"})
+    parent = fields.Integer(validate=validate.Range(min=1, max=MAX_ID),
+                            metadata={"description": "only the children of this instance"})
+    spawned_by = _filter(128, metadata={"description": "only children started by this element of the parent"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000),
+                          metadata={"description": "past the last page, the last page is answered"})
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=PER_PAGE_MAX))
+
+
+class InstanceRowSchema(ma.Schema):
+    id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    process_id = fields.String(required=True)
+    process_name = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": ", ".join(INSTANCE_STATUSES)})
+    business_key = fields.String(allow_none=True)
+    period = fields.String(allow_none=True)
+    unit_code = fields.String(allow_none=True)
+    unit_name = fields.String(allow_none=True)
+    created_at = ZonedDateTime(required=True)
+    completed_at = ZonedDateTime(allow_none=True)
+    next_timer_at = ZonedDateTime(allow_none=True, metadata={"description": "when its next timer falls due"})
+    error_element = fields.String(allow_none=True)
+    parent_instance_id = fields.Integer(allow_none=True)
+
+
+InstancePageSchema = page_of(InstanceRowSchema, "InstancePage")
+
+
+class RelatedInstanceSchema(ma.Schema):
+    id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    status = fields.String(required=True)
+
+
+class InstanceTaskSchema(ma.Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    element_id = fields.String(required=True)
+    lane = fields.String(allow_none=True)
+    assignee = fields.String(allow_none=True, metadata={"description": "username; null while only offered"})
+    created_at = ZonedDateTime(required=True)
+    due_at = ZonedDateTime(allow_none=True)
+
+
+class InstanceTimerSchema(ma.Schema):
+    element_id = fields.String(required=True)
+    due_at = ZonedDateTime(required=True)
+
+
+class ChildCountSchema(ma.Schema):
+    spawned_by = fields.String(required=True, metadata={"description": "the parent's element that started them"})
+    total = fields.Integer(required=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                         metadata={"description": "status → number of children"})
+
+
+class InstanceSchema(ma.Schema):
+    id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    process_id = fields.String(required=True)
+    process_name = fields.String(required=True)
+    process_version = fields.Integer(required=True)
+    status = fields.String(required=True, metadata={"description": ", ".join(INSTANCE_STATUSES)})
+    business_key = fields.String(allow_none=True)
+    period = fields.String(allow_none=True)
+    unit_code = fields.String(allow_none=True)
+    unit_name = fields.String(allow_none=True)
+    started_by = fields.String(required=True, metadata={"description": "username (or system:…)"})
+    created_at = ZonedDateTime(required=True)
+    updated_at = ZonedDateTime(required=True)
+    completed_at = ZonedDateTime(allow_none=True)
+    error_element = fields.String(allow_none=True)
+    error_message = fields.String(allow_none=True)
+    parent = fields.Nested(RelatedInstanceSchema, allow_none=True)
+    open_tasks = fields.List(fields.Nested(InstanceTaskSchema), required=True)
+    timers = fields.List(fields.Nested(InstanceTimerSchema), required=True, metadata={"description": "waiting timers"})
+    children = fields.List(fields.Nested(ChildCountSchema), required=True,
+                           metadata={"description": "instances it started, by starting element"})
+    active_elements = fields.List(fields.String(), required=True,
+                                  metadata={"description": "diagram elements where a token is now"})
+    data = fields.Dict(required=True, metadata={"description": "the case data as of the latest step"})
+
+
+class StartArgs(ma.Schema):
+    process_id = _short(128, required=True)
+    title = _short(300, load_default=None, allow_none=True,
+                   metadata={"description": "defaults to the process's name"})
+    data = fields.Dict(keys=fields.String(), load_default=dict, validate=_variables,
+                       metadata={"description": "start data, keyed by variable name; period and unit_code "
+                                                "also file the instance under that month and unit"})
+
+
+class InstanceStatusSchema(ma.Schema):
+    id = fields.Integer(required=True, metadata={"description": "the instance started or acted on"})
+    status = fields.String(required=True, metadata={"description": "its status once it has run as far as it can"})
+
+
+class StartableSchema(ma.Schema):
+    process_id = fields.String(required=True)
+    name = fields.String(required=True)
+    roles = fields.List(fields.String(), required=True, metadata={"description": "role codes that may start it"})
+
+
+StartablePageSchema = page_of(StartableSchema, "StartablePage")
+
+
+class SuspendArgs(ma.Schema):
+    reason = _note(500, load_default=None, allow_none=True, metadata={"description": "kept in the audit trail"})
+
+
+class TerminateArgs(ma.Schema):
+    reason = _note(500, load_default=None, allow_none=True,
+                   metadata={"description": "required: why the work ends (kept in the audit trail)"})
+
+
+class RetryArgs(ma.Schema):
+    data_patch = fields.Dict(keys=fields.String(), load_default=dict, validate=_variables,
+                             metadata={"description": "variables (by name) to set before the failed step runs again"})
+
+
+class EvidenceFileArgs(ma.Schema):
+    name = fields.String(validate=validate.Length(max=300),
+                         metadata={"description": "which upload's name to give the file, when the same "
+                                                  "content was uploaded under several"})
