@@ -2,6 +2,7 @@
 plus a second branch, with the simple one-indicator scheme and the bundled reward tables."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -41,3 +42,27 @@ def score(rt, month: str, values: dict[str, float]) -> None:
         for code, value in values.items():
             session.add(ScoreEntry(period=month, unit_id=units[code], indicator_id=indicator, value=Decimal(str(value)),
                                    entered_by="test", entered_at=rt.clock.now()))
+
+
+APRIL = datetime(2026, 4, 10, 2, 0, tzinfo=UTC)   # last month: March 2026
+MARCH = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)   # last month: February 2026
+
+
+@pytest.fixture
+def scored(demo_org):
+    """The demo organisation with demo scores for February and March 2026, seen on 10 April 2026;
+    p01_staff1 has one political finding in March (the results pages' and API's world)."""
+    from engine.clock import FixedClock
+    from engine.models import Person, PoliticalFinding
+    from engine.runtime import Runtime
+    from engine.services.demo_scores import load_demo_scores
+    rt = Runtime(demo_org.settings, database=demo_org.db, clock=FixedClock(MARCH))
+    assert load_demo_scores(rt) == "2026-02"
+    rt.clock.move_to(APRIL)
+    assert load_demo_scores(rt) == "2026-03"
+    with rt.db.unit_of_work() as session:
+        staff = session.scalar(select(Person.id).where(Person.username == "p01_staff1"))
+        session.add(PoliticalFinding(period="2026-03", person_id=staff, item_code="absent_from_study",
+                                     note="缺席三月集中学习", recorded_by="owner", recorded_at=APRIL))
+    rt.actor = demo_org.actor
+    return rt

@@ -3,41 +3,16 @@ drill-down from category to unit to person, trends, the workbook, and who may se
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
 
-from engine.clock import FixedClock
-from engine.models import OrgUnit, Person, PoliticalFinding
-from engine.runtime import Runtime
+from engine.models import OrgUnit
 from engine.services.demo import DEMO_PASSWORD
-from engine.services.demo_scores import load_demo_scores
 from engine.services.results import compute
 from tests.web.conftest import login
 from web import create_app
-
-APRIL = datetime(2026, 4, 10, 2, 0, tzinfo=UTC)   # last month: March 2026
-MARCH = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)   # last month: February 2026
-
-
-@pytest.fixture
-def scored(demo_org):
-    """The demo organisation with demo scores for February and March 2026, seen on 10 April 2026;
-    p01_staff1 has one political finding in March."""
-    rt = Runtime(demo_org.settings, database=demo_org.db, clock=FixedClock(MARCH))
-    assert load_demo_scores(rt) == "2026-02"
-    rt.clock.move_to(APRIL)
-    assert load_demo_scores(rt) == "2026-03"
-    with rt.db.unit_of_work() as session:
-        staff = session.scalar(select(Person.id).where(Person.username == "p01_staff1"))
-        session.add(PoliticalFinding(period="2026-03", person_id=staff, item_code="absent_from_study",
-                                     note="缺席三月集中学习", recorded_by="owner", recorded_at=APRIL))
-    rt.actor = demo_org.actor
-    return rt
-
 
 @pytest.fixture
 def app(scored):
