@@ -109,7 +109,8 @@ def handle_engine_error(error: KaoheError):
         details = [problem.text(language) for problem in error.problems]
     elif isinstance(error, ValidationFailed):
         if is_api_request():
-            details = [str(d.text(language) if hasattr(d, "text") else d) for d in (error.details or [])]
+            # An import's problems (each with its file, sheet, row and column) travel as details.
+            details = [problem.text(language) for problem in getattr(error, "problems", ())]
             return api_error(status_for(error), error.code, error.text(language), details=details,
                              field_errors={path: message.text(language)
                                            for path, message in error.field_errors.items()})

@@ -10,10 +10,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from engine.services import admin_users, org_admin
-from engine.services.org_io import OrgImportRejected, import_org
+from engine.services.org_io import import_org
 from web.api.auth import api_actor
 from web.auth_user import runtime
-from web.errors import api_error, status_for
 from web.i18n import current_language
 from web.schemas.common import ErrorSchema, FileUploadSchema, MessageSchema, page_body
 from web.schemas.org import (AccountSchema, ActiveArgs, ImportReportSchema, PasswordArgs, PeopleArgs,
@@ -83,14 +82,8 @@ class Import(MethodView):
         Units are matched by code and people by username; the office cannot grant or withdraw the
         administrator, office or auditor roles (only administrators can)."""
         upload = files["file"]
-        try:
-            report = import_org(runtime(), [(upload.filename or "", upload.read())], api_actor())
-        except OrgImportRejected as rejected:  # answered in full: every problem, each with where it is
-            language = current_language()
-            return api_error(status_for(rejected), rejected.code, rejected.text(language),
-                             field_errors={key: message.text(language)
-                                           for key, message in rejected.field_errors.items()},
-                             details=[problem.text(language) for problem in rejected.problems])
+        # A refused file raises OrgImportRejected: web/errors.py answers 422 with every problem in details.
+        report = import_org(runtime(), [(upload.filename or "", upload.read())], api_actor())
         return {**{name: getattr(report, name) for name in (
                     "units_created", "units_updated", "units_unchanged", "people_created", "people_updated",
                     "people_unchanged")},
