@@ -74,3 +74,18 @@ def _print_matrix(app, seen):
     for rule, method in _routes(app):
         row = [short[seen[(rule.endpoint, method, p)]].ljust(5) for p in ORDER]
         print(f"{method:4} {rule.endpoint[:52]:53} {' '.join(row)}")
+
+
+def test_every_change_through_a_page_needs_the_csrf_token(world_app):
+    """With the session cookie alone, no POST to a page (sign-in included) changes anything."""
+    rt, world, _app = world_app
+    app = create_app({"TESTING": True, "KAOHE_RUNTIME": rt, "START_SCHEDULER": False})
+    client, _secret = sign_in(app, rt, world.usernames["admin"])
+    before = last_event_id(rt)
+    posts = [(r, m) for r, m in _routes(app) if m != "GET" and not r.rule.startswith("/api/")]
+    assert len(posts) > 20
+    for rule, method in posts:
+        path = fill(rule.rule, rule.endpoint, world, OVERRIDES)
+        response = client.open(path, method=method, **request_body(rule.endpoint, method, False, world))
+        assert response.status_code == 400, f"{method} {path} answered {response.status_code} without a CSRF token"
+    assert last_event_id(rt) == before
