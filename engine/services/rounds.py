@@ -153,6 +153,10 @@ class RoundList:
     def has_next(self) -> bool:
         return self.page * self.per_page < self.total
 
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
 
 def list_rounds(rt: Runtime, actor: Actor, page: int = 1, per_page: int = 50) -> RoundList:
     """The rounds whose page the actor may open (round_view's rule), newest first, one page, with the

@@ -38,6 +38,7 @@ PAGES = {
     ("results.person", "GET"): OFFICE | {"staff", "head"},
     ("tracker.index", "GET"): TRACKERS, ("tracker.export", "GET"): TRACKERS,
     ("tracker.show", "GET"): TRACKED, ("tracker.diagram", "GET"): TRACKED, ("tracker.round_page", "GET"): ROUND,
+    ("tracker.rounds_page", "GET"): SIGNED_IN,  # each sees only the rounds they may open
     ("schedule.index", "GET"): OFFICE,
     ("scores.index", "GET"): SIGNED_IN,  # explains who may score; the workbook itself is guarded
     ("scores.template", "GET"): SCORERS, ("scores.upload", "POST"): SCORERS,

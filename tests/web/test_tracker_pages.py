@@ -158,3 +158,13 @@ def test_evidence_files_of_a_step_are_links_that_download(app, tracked):
     download = auditor.get(link)
     download.close()  # the file is streamed; close it as a server would
     assert download.status_code == 200
+
+
+def test_the_rounds_list_shows_each_person_the_rounds_they_may_open(app, tracked):
+    round_id = run_round(tracked)
+    page = text(client_for(app, "owner").get("/rounds"))
+    assert "2026 年绩效管理交叉检查" in page and f"/rounds/{round_id}" in page
+    assert "2 / 2" in page and "已闭环 0 / 1" in page  # both visits done; the one problem still open
+    assert f"/rounds/{round_id}" in text(client_for(app, "insp_wang").get("/rounds"))  # the round's inspector
+    staff = text(client_for(app, "p02_staff1").get("/rounds"))
+    assert f"/rounds/{round_id}" not in staff and "没有你可以查看的检查轮次" in staff

@@ -77,6 +77,16 @@ def diagram(instance_id: int):
     return Response(xml, mimetype="application/xml")
 
 
+@bp.get("/rounds")
+@login_required
+def rounds_page():
+    """Every inspection round the person may open, newest first, with visits and closure."""
+    page = request.args.get("page", "1")
+    result = rounds.list_rounds(runtime(), current_actor(), int(page) if page.isdigit() else 1)
+    return render_template("tracker/rounds.html", result=result,
+                           page_url=lambda n: url_for("tracker.rounds_page", page=n))
+
+
 @bp.get("/rounds/<int:instance_id>")
 @login_required
 def round_page(instance_id: int):
