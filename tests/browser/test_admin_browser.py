@@ -80,4 +80,11 @@ def test_the_office_sees_the_row_error_fixes_it_and_imports(live_server, page, p
     page.goto(f"{base}/admin/users/alice")
     expect(page.locator("#roles")).to_contain_text("员工")
     shoot(page, "admin-5-user")
+
+    page.goto(f"{base}/admin/tokens")
+    page.get_by_label("名称").fill("oa-sync")
+    page.get_by_label("绩效办公室").check()
+    page.get_by_role("button", name="创建令牌").click()
+    expect(page.locator("code.secret")).to_contain_text("kh_")
+    shoot(page, "admin-6-token")
     assert problems == []  # no script errors, no Content-Security-Policy violations

@@ -65,4 +65,8 @@ def test_an_auditor_opens_a_problem_and_reads_its_timeline(live_server, page, pr
     expect(page.locator("table.matrix td.cell-done")).to_have_count(2)
     expect(page.locator("svg.pbar .bar-fill").first).to_be_visible()
     shoot(page, "tracker-3-round")
+
+    page.get_by_role("link", name="检查轮次").click()
+    expect(page.locator(f'a[href="/rounds/{round_id}"]')).to_be_visible()
+    shoot(page, "tracker-4-rounds")
     assert problems == []  # no script errors, no Content-Security-Policy violations
