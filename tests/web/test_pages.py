@@ -246,7 +246,10 @@ def test_owner_suspends_and_resumes_others_may_not(client, rt, people, started):
     client.post("/logout", data={"csrf_token": csrf_token(text(response))})
     login(client, "alice")
     assert post_form(client, "/tasks", f"/instances/{started}/suspend", {}).status_code == 403
-    assert client.get(f"/instances/{started}").status_code == 403  # not involved yet
+    assert client.get(f"/instances/{started}").status_code == 200  # she may read it: its task is offered to her
+    client.post("/logout", data={"csrf_token": csrf_token(text(client.get("/tasks")))})
+    login(client, "bob")
+    assert client.get(f"/instances/{started}").status_code == 403  # another unit's case
 
 
 # --- safety ------------------------------------------------------------------------------------------
