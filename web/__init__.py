@@ -26,12 +26,12 @@ _scheduler = None
 
 
 class DatabaseId(IntegerConverter):
-    """`<int:…>` in every route: an id a database column can hold (1 … 2⁶³−1). A larger number
-    is no id at all: 404, rather than an overflow inside the database driver."""
+    """`<int:…>` in every route: an id a database column can hold (1 … 2³¹−1, PostgreSQL's
+    integer). A larger number is no id at all: 404, rather than an overflow in the driver."""
 
     def __init__(self, url_map, *args, **kwargs):
         kwargs.setdefault("min", 1)
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", 2**31 - 1)
         super().__init__(url_map, *args, **kwargs)
 
 

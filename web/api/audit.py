@@ -13,11 +13,11 @@ from engine.services.audit_export import EventQuery
 from web.api.auth import api_actor
 from web.auth_user import runtime
 from web.i18n import current_language
-from web.schemas.audit import MAX_ID, AuditEventArgs, AuditEventPageSchema, AuditEventSchema, ChainReportSchema
+from web.schemas.common import BINARY
+from web.schemas.audit import AuditEventArgs, AuditEventPageSchema, AuditEventSchema, ChainReportSchema
 
 blp = Blueprint("api_audit", __name__, url_prefix="", description="审计记录 / audit trail")
-BINARY = {"type": "string", "format": "binary"}
-INSTANCE = f"<int(max={MAX_ID}):instance_id>"
+INSTANCE = "<int:instance_id>"
 
 
 def download(export: audit_export.Export) -> Response:

@@ -20,8 +20,6 @@ from web.schemas.instances import (EvidenceFileArgs, InstanceListArgs, InstanceP
 
 blp = Blueprint("api_instances", __name__, url_prefix="", description="流程实例 / process instances")
 
-ID = "int(max=2147483647)"  # larger ids cannot exist; refusing them keeps the database from overflowing
-
 
 @blp.route("/instances")
 class InstanceList(MethodView):
@@ -66,7 +64,7 @@ def _instance_body(page: instance_views.InstancePage) -> dict:
     }
 
 
-@blp.route(f"/instances/<{ID}:instance_id>")
+@blp.route("/instances/<int:instance_id>")
 class InstanceItem(MethodView):
     @blp.response(200, InstanceSchema)
     def get(self, instance_id: int):
@@ -74,7 +72,7 @@ class InstanceItem(MethodView):
         return _instance_body(instance_views.instance_page(runtime(), instance_id, api_actor()))
 
 
-@blp.route(f"/instances/<{ID}:instance_id>/suspend")
+@blp.route("/instances/<int:instance_id>/suspend")
 class InstanceSuspend(MethodView):
     @blp.arguments(SuspendArgs)
     @blp.response(200, InstanceStatusSchema)
@@ -84,7 +82,7 @@ class InstanceSuspend(MethodView):
         return {"id": instance_id, "status": status}
 
 
-@blp.route(f"/instances/<{ID}:instance_id>/resume")
+@blp.route("/instances/<int:instance_id>/resume")
 class InstanceResume(MethodView):
     @blp.response(200, InstanceStatusSchema)
     def post(self, instance_id: int):
@@ -92,7 +90,7 @@ class InstanceResume(MethodView):
         return {"id": instance_id, "status": instances.resume(runtime(), instance_id, api_actor())}
 
 
-@blp.route(f"/instances/<{ID}:instance_id>/terminate")
+@blp.route("/instances/<int:instance_id>/terminate")
 class InstanceTerminate(MethodView):
     @blp.arguments(TerminateArgs)
     @blp.response(200, InstanceStatusSchema)
@@ -102,7 +100,7 @@ class InstanceTerminate(MethodView):
         return {"id": instance_id, "status": status}
 
 
-@blp.route(f"/instances/<{ID}:instance_id>/retry")
+@blp.route("/instances/<int:instance_id>/retry")
 class InstanceRetry(MethodView):
     @blp.arguments(RetryArgs)
     @blp.response(200, InstanceStatusSchema)
@@ -112,7 +110,7 @@ class InstanceRetry(MethodView):
         return {"id": instance_id, "status": status}
 
 
-@blp.route(f"/instances/<{ID}:instance_id>/files/<string(length=64):sha256>")
+@blp.route("/instances/<int:instance_id>/files/<string(length=64):sha256>")
 class InstanceFile(MethodView):
     @blp.arguments(EvidenceFileArgs, location="query")
     @blp.response(200, description="the file with its stored type, always as an attachment", content_type="*/*")
@@ -128,7 +126,7 @@ class InstanceFile(MethodView):
         return response
 
 
-@blp.route(f"/instances/<{ID}:instance_id>/diagram")
+@blp.route("/instances/<int:instance_id>/diagram")
 class InstanceDiagram(MethodView):
     @blp.response(200, description="the BPMN XML", content_type="application/xml")
     def get(self, instance_id: int):

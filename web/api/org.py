@@ -14,13 +14,11 @@ from engine.services.org_io import import_org
 from web.api.auth import api_actor
 from web.auth_user import runtime
 from web.i18n import current_language
-from web.schemas.common import ErrorSchema, FileUploadSchema, MessageSchema, page_body
+from web.schemas.common import BINARY, ErrorSchema, FileUploadSchema, MessageSchema, XLSX, page_body
 from web.schemas.org import (AccountSchema, ActiveArgs, ImportReportSchema, PasswordArgs, PeopleArgs,
                              OrgPersonPageSchema, RolesArgs, OrgUnitPageSchema, UserCreateArgs)
 
 blp = Blueprint("api_org", __name__, url_prefix="/org", description="组织与用户 / organisation and logins")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-BINARY = {"type": "string", "format": "binary"}
 
 
 def _language() -> str:

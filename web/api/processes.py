@@ -25,7 +25,6 @@ blp = Blueprint("api_processes", __name__, url_prefix="",
                 description="流程与决策表定义 / process and decision definitions")
 
 KEY = "string(maxlength=128)"  # process and decision ids
-VERSION = "int(min=1, max=2147483647)"
 FILENAME = "string(maxlength=255)"
 MIMETYPES = {"bpmn": "application/xml", "dmn": "application/xml", "form": "application/json"}
 BINARY = {"schema": {"type": "string", "format": "binary"}}
@@ -95,7 +94,7 @@ class ProcessVersions(MethodView):
         return _paged([{**vars(row), "files": [vars(f) for f in row.files]} for row in history], args)
 
 
-@blp.route(f"/processes/<{KEY}:process_id>/versions/<{VERSION}:version>/files/<{FILENAME}:filename>")
+@blp.route(f"/processes/<{KEY}:process_id>/versions/<int:version>/files/<{FILENAME}:filename>")
 class ProcessVersionFile(MethodView):
     @blp.response(200, description="the file as stored: XML for diagrams, JSON for forms",
                   content_type="application/xml")
@@ -126,7 +125,7 @@ class DecisionVersions(MethodView):
         return _paged([{**vars(row), "files": [vars(f) for f in row.files]} for row in history], args)
 
 
-@blp.route(f"/decisions/<{KEY}:decision_id>/versions/<{VERSION}:version>/download")
+@blp.route(f"/decisions/<{KEY}:decision_id>/versions/<int:version>/download")
 class DecisionDownload(MethodView):
     @blp.response(200, description="the DMN file", content_type="application/xml")
     def get(self, decision_id: str, version: int):

@@ -14,12 +14,11 @@ from engine.services import result_views
 from web.api.auth import api_actor
 from web.auth_user import runtime
 from web.i18n import current_language
+from web.schemas.common import BINARY, XLSX
 from web.schemas.results import PeriodArgs, PersonResultPageSchema, ResultsSchema, UnitArgs, UnitResultPageSchema
 
 blp = Blueprint("api_results", __name__, url_prefix="/results", description="考核结果 / results")
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-BINARY = {"type": "string", "format": "binary"}
 
 
 def _label(args: dict) -> str:

@@ -13,15 +13,12 @@ from engine.services import rounds, tracker, tracker_export
 from web.api.auth import api_actor
 from web.auth_user import runtime
 from web.i18n import current_language
-from web.schemas.common import page_body
+from web.schemas.common import BINARY, XLSX, page_body
 from web.schemas.tracking import (CaseDetailSchema, CasePageSchema, RectificationFilterArgs, RectificationListArgs,
                                   RectificationPageSchema, RoundListArgs, RoundPageSchema, RoundSchema)
 
 blp = Blueprint("api_tracking", __name__, url_prefix="", description="交叉检查与整改台账 / inspections and rectifications")
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-BINARY = {"type": "string", "format": "binary"}
-ID = "int(min=1, max=2147483647)"  # a larger id names nothing and would overflow the database's integer
 
 
 def _filters(args: dict, page: int = 1) -> tracker.Filters:
@@ -45,7 +42,7 @@ class RoundList(MethodView):
                          total=found.total)
 
 
-@blp.route(f"/rounds/<{ID}:round_id>")
+@blp.route("/rounds/<int:round_id>")
 class RoundItem(MethodView):
     @blp.response(200, RoundSchema)
     def get(self, round_id: int):
@@ -53,7 +50,7 @@ class RoundItem(MethodView):
         return rounds.round_view(runtime(), api_actor(), round_id)
 
 
-@blp.route(f"/rounds/<{ID}:round_id>/findings")
+@blp.route("/rounds/<int:round_id>/findings")
 class RoundFindings(MethodView):
     @blp.arguments(RoundListArgs, location="query")
     @blp.response(200, CasePageSchema)
@@ -89,7 +86,7 @@ class RectificationExport(MethodView):
                         headers={"Content-Disposition": "attachment; filename=rectifications.xlsx"})
 
 
-@blp.route(f"/rectifications/<{ID}:problem_id>")
+@blp.route("/rectifications/<int:problem_id>")
 class RectificationItem(MethodView):
     @blp.response(200, CaseDetailSchema)
     def get(self, problem_id: int):

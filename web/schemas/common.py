@@ -10,6 +10,8 @@ from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
 PER_PAGE_MAX = 200
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+BINARY = {"type": "string", "format": "binary"}  # how the OpenAPI document describes a downloaded file
 
 
 class ZonedDateTime(fields.DateTime):
