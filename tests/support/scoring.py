@@ -44,8 +44,8 @@ def score(rt, month: str, values: dict[str, float]) -> None:
                                    entered_by="test", entered_at=rt.clock.now()))
 
 
-APRIL = datetime(2026, 4, 10, 2, 0, tzinfo=UTC)   # last month: March 2026
-MARCH = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)   # last month: February 2026
+ON_10_APRIL = datetime(2026, 4, 10, 2, 0, tzinfo=UTC)   # last month: March 2026
+ON_10_MARCH = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)   # last month: February 2026
 
 
 @pytest.fixture
@@ -56,13 +56,13 @@ def scored(demo_org):
     from engine.models import Person, PoliticalFinding
     from engine.runtime import Runtime
     from engine.services.demo_scores import load_demo_scores
-    rt = Runtime(demo_org.settings, database=demo_org.db, clock=FixedClock(MARCH))
+    rt = Runtime(demo_org.settings, database=demo_org.db, clock=FixedClock(ON_10_MARCH))
     assert load_demo_scores(rt) == "2026-02"
-    rt.clock.move_to(APRIL)
+    rt.clock.move_to(ON_10_APRIL)
     assert load_demo_scores(rt) == "2026-03"
     with rt.db.unit_of_work() as session:
         staff = session.scalar(select(Person.id).where(Person.username == "p01_staff1"))
         session.add(PoliticalFinding(period="2026-03", person_id=staff, item_code="absent_from_study",
-                                     note="缺席三月集中学习", recorded_by="owner", recorded_at=APRIL))
+                                     note="缺席三月集中学习", recorded_by="owner", recorded_at=ON_10_APRIL))
     rt.actor = demo_org.actor
     return rt
