@@ -85,18 +85,31 @@ def get(rt: Runtime, task_id: int, actor: Actor) -> TaskView:
         return TaskView(task, json.loads(schema_text) if schema_text else None, dict(spiff_task.data), may_act)
 
 
-def _locked_open_task(session: Session, task_id: int) -> tuple[TaskRecord, InstanceRecord]:
-    """Lock the task's instance first (every writer of an instance queues there), then read the task."""
+def _locked_open_task(session: Session, task_id: int, actor: Actor) -> tuple[TaskRecord, InstanceRecord]:
+    """Lock the task's instance first (every writer of an instance queues there), then read the task.
+
+    A task no longer open is a conflict only for those it concerned; anyone else is refused, so
+    nobody learns the state of tasks that are not theirs."""
     instance = fetch_instance(session, task_id=task_id, for_update=True)
     task = rows.fetch_task(session, task_id)
+    if task.status != "open" and not _concerned(session, task, actor):
+        raise PermissionDenied("此任务不属于你", "this task is not yours")
     _require_open(task)
     return task, instance
+
+
+def _concerned(session: Session, task: TaskRecord, actor: Actor) -> bool:
+    if actor.has_role("process_owner", "admin"):
+        return True
+    if actor.person_id is not None and actor.person_id in (task.assignee_id, task.completed_by_id):
+        return True
+    return rows.is_candidate(session, task.id, actor.person_id, actor.roles, actor.unit_id)
 
 
 def require_completable(session: Session, task_id: int, actor: Actor) -> tuple[TaskRecord, InstanceRecord]:
     """The open task, locked with its instance, if the actor may complete it now (also the rule for
     uploading evidence files to it); PermissionDenied or InvalidState otherwise."""
-    task, instance = _locked_open_task(session, task_id)
+    task, instance = _locked_open_task(session, task_id, actor)
     if not _may_take(session, task, actor):
         raise PermissionDenied("此任务不属于你", "this task is not yours")
     if instance.status in ("suspended", "terminated"):
@@ -113,7 +126,7 @@ def may_act_in_instance(session: Session, instance_id: int, actor: Actor) -> boo
 
 def claim(rt: Runtime, task_id: int, actor: Actor) -> None:
     with rt.db.unit_of_work() as session:
-        task, _instance = _locked_open_task(session, task_id)
+        task, _instance = _locked_open_task(session, task_id, actor)
         if task.assignee_id == actor.person_id:
             return
         # Rights first: only a candidate learns that someone else was quicker.
@@ -130,7 +143,7 @@ def claim(rt: Runtime, task_id: int, actor: Actor) -> None:
 
 def unclaim(rt: Runtime, task_id: int, actor: Actor) -> None:
     with rt.db.unit_of_work() as session:
-        task, _instance = _locked_open_task(session, task_id)
+        task, _instance = _locked_open_task(session, task_id, actor)
         if task.assignee_id != actor.person_id and not actor.has_role("process_owner", "admin"):
             raise PermissionDenied("只能退回自己认领的任务", "you can only release a task you hold")
         task.assignee_id, task.claimed_at = None, None
@@ -142,7 +155,7 @@ def unclaim(rt: Runtime, task_id: int, actor: Actor) -> None:
 def delegate(rt: Runtime, task_id: int, actor: Actor, to_username: str, note: str | None = None) -> None:
     """Hand a task I may take to a named person; recorded with who, to whom and why."""
     with rt.db.unit_of_work() as session:
-        task, _instance = _locked_open_task(session, task_id)
+        task, _instance = _locked_open_task(session, task_id, actor)
         if not (_may_take(session, task, actor) or actor.has_role("process_owner", "admin")):
             raise PermissionDenied("你无权转交此任务", "you may not delegate this task")
         target = session.scalar(select(Person).where(Person.username == to_username, Person.active.is_(True)))

@@ -80,3 +80,15 @@ def test_a_nul_character_anywhere_is_refused_at_the_door(people, api_as, started
                  alice.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {"summary": "a\u0000b"}})):
         assert call.status_code == 400 and call.get_json()["code"] == "bad_request"
     assert _first_task(alice)["id"] == task_id  # nothing was completed
+
+
+def test_a_finished_task_is_a_conflict_for_its_people_and_refused_to_everyone_else(people, api_as, started):
+    alice, bob = api_as(people.alice), api_as(people.bob)
+    task_id = _first_task(alice)["id"]
+    assert alice.post(f"/api/v1/tasks/{task_id}/complete",
+                      json={"data": {"self_score": 90, "summary": "按期完成"}}).status_code == 200
+    again = alice.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {"self_score": 91, "summary": "再交"}})
+    assert again.status_code == 409 and again.get_json()["code"] == "conflict"
+    for call in (bob.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {}}),
+                 bob.post(f"/api/v1/tasks/{task_id}/claim")):
+        assert call.status_code == 403  # bob learns nothing about a task of another unit
