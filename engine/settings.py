@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Signs session cookies on a developer's machine; anyone who knows it could forge a session.
+DEVELOPMENT_SECRET = "dev-only-change-me"
 
 
 def _default_database_url() -> str:
@@ -16,7 +18,7 @@ def _default_database_url() -> str:
 class Settings:
     database_url: str = field(default_factory=_default_database_url)
     timezone: str = "Asia/Shanghai"
-    secret_key: str = "dev-only-change-me"
+    secret_key: str = DEVELOPMENT_SECRET
     language: str = "zh_CN"
     workflows_dir: Path = PROJECT_ROOT / "workflows"
     script_time_limit: float = 2.0

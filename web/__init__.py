@@ -15,7 +15,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
 from engine.runtime import Runtime
-from engine.settings import Settings
+from engine.settings import DEVELOPMENT_SECRET, Settings
 
 HERE = Path(__file__).resolve().parent
 csrf = CSRFProtect()
@@ -35,12 +35,21 @@ class DatabaseId(IntegerConverter):
         super().__init__(url_map, *args, **kwargs)
 
 
+def _check_secret(settings: Settings) -> None:
+    """Served over TLS means served for real: then the development key would let anyone forge a
+    session, so kaohe refuses to start rather than run with it."""
+    if settings.secure_cookies and settings.secret_key == DEVELOPMENT_SECRET:
+        raise RuntimeError("KAOHE_SECURE_COOKIES is on but KAOHE_SECRET_KEY is not set: set a long random "
+                           "KAOHE_SECRET_KEY (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)")
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the app. `config` may carry KAOHE_RUNTIME (a ready Runtime) and any Flask setting."""
     config = dict(config or {})
     app = Flask(__name__, instance_relative_config=False)
     app.url_map.converters["int"] = DatabaseId
     rt: Runtime = config.get("KAOHE_RUNTIME") or Runtime(Settings.from_env())
+    _check_secret(rt.settings)
     app.config.from_mapping(
         SECRET_KEY=rt.settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,

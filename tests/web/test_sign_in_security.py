@@ -6,6 +6,7 @@ import re
 import time
 from dataclasses import replace
 
+import pytest
 from sqlalchemy import select
 
 from engine.models import AuditEvent
@@ -56,8 +57,14 @@ def test_a_session_ends_a_day_after_sign_in_however_active(client, people, monke
     assert client.get("/tasks").status_code == 302
 
 
+def test_served_over_tls_kaohe_will_not_start_with_the_development_key(rt):
+    settings = replace(rt.settings, secure_cookies=True)
+    with pytest.raises(RuntimeError, match="KAOHE_SECRET_KEY"):
+        create_app({"TESTING": True, "KAOHE_RUNTIME": Runtime(settings, database=rt.db), "START_SCHEDULER": False})
+
+
 def test_cookies_are_secure_and_expire_as_set(rt, people):
-    settings = replace(rt.settings, secure_cookies=True, session_hours=2)
+    settings = replace(rt.settings, secure_cookies=True, session_hours=2, secret_key="a-long-random-test-key")
     app = create_app({"TESTING": True, "KAOHE_RUNTIME": Runtime(settings, database=rt.db),
                       "START_SCHEDULER": False})
     assert app.config["PERMANENT_SESSION_LIFETIME"].total_seconds() == 2 * 3600
