@@ -51,24 +51,16 @@ def index():
 def upload():
     """Files from another modeler: validate them (校验) or validate and store them (部署)."""
     rt, actor = runtime(), current_actor()
-    files, problems = [], []
-    for storage in request.files.getlist("files"):
-        if not storage.filename:
-            continue
-        name = storage.filename.replace("\\", "/").rsplit("/", 1)[-1]
-        try:
-            files.append(SourceFile(name, storage.read().decode("utf-8-sig")))
-        except UnicodeDecodeError:
-            problems.append(Problem(name, None, "文件不是 UTF-8 编码的文本", "the file is not UTF-8 text"))
+    # Read as the API reads them; the services refuse a caller without the right before any file's problems.
+    files, unreadable = deploy.read_uploads((f.filename, f.read()) for f in request.files.getlist("files"))
     results, status = [], 200
-    if not problems:
-        if request.form.get("action") == "deploy":
-            try:
-                results = deploy.deploy(rt, files, actor)
-            except DeploymentRejected as exc:
-                problems = exc.problems
-        else:
-            problems = deploy.check(rt, files, actor)
+    if request.form.get("action") == "deploy":
+        try:
+            results, problems = deploy.deploy(rt, files, actor, unreadable), []
+        except DeploymentRejected as exc:
+            problems = exc.problems
+    else:
+        problems = deploy.check(rt, files, actor, unreadable)
     if problems:
         status = 422
     processes, decisions = definitions.list_definitions(rt, actor)
