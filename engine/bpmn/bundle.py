@@ -17,6 +17,10 @@ from engine.bpmn import forms, service_operators
 from engine.bpmn.expressions import expression_problems
 from engine.bpmn.parser import KaoheBpmnParser
 from engine.errors import DeploymentRejected, Problem
+from engine.models.org import ROLES
+
+ROLE_CODE_LENGTH = 32  # task_candidate.role
+KNOWN_LANE_NAMES = set(ROLES) | {zh for zh, _en in ROLES.values()}
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -126,8 +130,23 @@ def _scan_bpmn(file: SourceFile, root, refs: dict[str, ProcessRefs], problems: l
             _camunda_problem(file, node, _local(node), problems)
     other_dialect = len(problems) > found_before
     _parameter_id_clashes(file, root, problems)
+    _lane_problems(file, root, problems)
     problems.extend(expression_problems(file.name, root))
     return other_dialect
+
+
+def _lane_problems(file: SourceFile, root, problems: list[Problem]) -> None:
+    """A lane that names no known role offers its tasks to that name as a role code, which the task
+    table holds in ROLE_CODE_LENGTH characters: refuse a longer one here, not at the first task."""
+    for lane in root.iter(f"{{{BPMN_NS}}}lane"):
+        name = lane.get("name") or ""
+        if name not in KNOWN_LANE_NAMES and len(name) > ROLE_CODE_LENGTH:
+            problems.append(Problem(file.name, lane.get("id"),
+                                    f"泳道名称「{name[:20]}…」有 {len(name)} 个字符：不是已知角色的泳道名称用作角色代码，"
+                                    f"最多 {ROLE_CODE_LENGTH} 个字符",
+                                    f"lane name '{name[:20]}…' has {len(name)} characters: a lane that names no known "
+                                    f"role is used as a role code, at most {ROLE_CODE_LENGTH} characters",
+                                    lane.sourceline))
 
 
 def _parameter_id_clashes(file: SourceFile, root, problems: list[Problem]) -> None:

@@ -101,3 +101,14 @@ def test_a_decision_cell_spiffworkflow_would_misread_is_refused(rt, people):
     with pytest.raises(DeploymentRejected) as caught:
         deploy.deploy(rt, [broken], people.owner)
     assert "must be written '? in (1, 2)'" in caught.value.problems[0].en
+
+
+def test_a_lane_named_after_no_role_must_fit_a_role_code(rt, people):
+    """Such a lane offers its tasks to its name as a role code (32 characters in the task table):
+    a longer one is refused at deployment instead of breaking the first task that reaches it."""
+    long_name = "第三方协作单位联络员" * 4  # 40 characters, no known role
+    with pytest.raises(DeploymentRejected) as refused:
+        deploy.deploy(rt, review_bundle(**{'name="部门正职"': f'name="{long_name}"'}), people.owner)
+    [problem] = refused.value.problems
+    assert problem.element == "lane_head" and "32" in problem.zh
+    deploy.deploy(rt, review_bundle(**{'name="部门正职"': 'name="联络员"'}), people.owner)  # a short one is fine
