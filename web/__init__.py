@@ -16,6 +16,7 @@ from werkzeug.routing import IntegerConverter
 
 from engine.runtime import Runtime
 from engine.settings import DEVELOPMENT_SECRET, Settings
+from web.schemas.common import MAX_ID
 
 HERE = Path(__file__).resolve().parent
 csrf = CSRFProtect()
@@ -31,7 +32,7 @@ class DatabaseId(IntegerConverter):
 
     def __init__(self, url_map, *args, **kwargs):
         kwargs.setdefault("min", 1)
-        kwargs.setdefault("max", 2**31 - 1)
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(url_map, *args, **kwargs)
 
 

@@ -5,10 +5,8 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from engine.services.audit_export import MAX_LIMIT
-from web.schemas.common import ZonedDateTime
-from web.schemas.org import Text
+from web.schemas.common import MAX_ID, ZonedDateTime, line
 
-MAX_ID = 2**63 - 1  # the database's largest id: bigger numbers cannot be compared and mean nothing
 
 
 class AuditEventArgs(ma.Schema):
@@ -16,8 +14,8 @@ class AuditEventArgs(ma.Schema):
                               metadata={"description": "events with a larger id; pass the previous page's "
                                                        "next_after_id"})
     instance_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
-    actor = Text(64, metadata={"description": "a username: its own events and those made with its tokens"})
-    action = Text(32, metadata={"description": "e.g. start, complete, org_import, audit_exported"})
+    actor = line(64, metadata={"description": "a username: its own events and those made with its tokens"})
+    action = line(32, metadata={"description": "e.g. start, complete, org_import, audit_exported"})
     since = ZonedDateTime(metadata={"description": "at or after this moment"})
     until = ZonedDateTime(metadata={"description": "before this moment"})
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_LIMIT))

@@ -10,8 +10,17 @@ from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
 PER_PAGE_MAX = 200
+MAX_ID = 2**31 - 1  # ids are PostgreSQL integers: a larger number names nothing (routes use the same bound)
+# Text on one line (codes, usernames, titles, filters) has no control characters. NUL and broken
+# characters need no rule here: web.security refuses them for every request before a schema runs.
+ONE_LINE = validate.Regexp(r"^[^\x00-\x1f\x7f]*$", error="不能包含控制字符 / control characters are not allowed")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 BINARY = {"type": "string", "format": "binary"}  # how the OpenAPI document describes a downloaded file
+
+
+def line(max_length: int, *, min_length: int = 0, **kwargs) -> fields.String:
+    """A one-line text field of at most `max_length` characters."""
+    return fields.String(validate=[validate.Length(min=min_length, max=max_length), ONE_LINE], **kwargs)
 
 
 class ZonedDateTime(fields.DateTime):

@@ -5,67 +5,26 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from engine.models.instance import INSTANCE_STATUSES
-from web.schemas.common import PER_PAGE_MAX, ZonedDateTime, page_of
+from web.schemas.common import MAX_ID, PER_PAGE_MAX, ZonedDateTime, line, page_of
 
-MAX_ID = 2**31 - 1  # ids are 32-bit in PostgreSQL; larger numbers are refused, not looked up
 STATUS_FILTERS = ("active", *INSTANCE_STATUSES)
 STATUS_TEXT = f"one of: {', '.join(STATUS_FILTERS)} (active = running or waiting)"
-NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
-
-
-def _filter(limit: int, **kwargs) -> fields.String:
-    """A query filter: no control characters (no database stores a NUL; nothing stored has the others)."""
-    return fields.String(validate=[validate.Length(max=limit), validate.Regexp(NO_CONTROL)], **kwargs)
-
-
-def _whole(value) -> None:
-    """JSON may carry half a character (a lone \\ud800 escape) in any text; no database can store one."""
-    if not _unicode(value):
-        raise ma.ValidationError("包含无效的字符 / contains invalid characters")
-
-
-def _short(limit: int, **kwargs) -> fields.String:
-    """A line of text in a JSON body: whole characters, no control characters (no place in a title)."""
-    return fields.String(validate=[validate.Length(max=limit), validate.Regexp(NO_CONTROL), _whole], **kwargs)
-
-
-def _note(limit: int, **kwargs) -> fields.String:
-    """Free text (a reason may run over several lines): whole characters, no NUL."""
-    return fields.String(validate=[validate.Length(max=limit), validate.Regexp(r"^[^\x00]*$"), _whole], **kwargs)
-
-
-def _unicode(value) -> bool:
-    """Every text in a JSON value is whole Unicode (encodable as UTF-8)."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return False
-        return True
-    if isinstance(value, dict):
-        return all(_unicode(k) and _unicode(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_unicode(item) for item in value)
-    return True
-
-
 def _variables(data: dict) -> None:
     """Data keys become variables the diagram's scripts read: they must be names (as the page's retry asks)."""
-    _whole(data)
     bad = [key for key in data if not key.isidentifier()]
     if bad:
         raise ma.ValidationError(f"变量名无效 / invalid variable names: {', '.join(bad[:5])}")
 
 
 class InstanceListArgs(ma.Schema):
-    process = _filter(128, metadata={"description": "process id"})
+    process = line(128, metadata={"description": "process id"})
     status = fields.String(validate=validate.OneOf(STATUS_FILTERS), metadata={"description": STATUS_TEXT})
-    period = _filter(32, metadata={"description": "e.g. 2026-11"})
-    unit = _filter(64, metadata={"description": "unit code"})
-    q = _filter(200, metadata={"description": "words of the title, or the exact business key"})
+    period = line(32, metadata={"description": "e.g. 2026-11"})
+    unit = line(64, metadata={"description": "unit code"})
+    q = line(200, metadata={"description": "words of the title, or the exact business key"})
     parent = fields.Integer(validate=validate.Range(min=1, max=MAX_ID),
                             metadata={"description": "only the children of this instance"})
-    spawned_by = _filter(128, metadata={"description": "only children started by this element of the parent"})
+    spawned_by = line(128, metadata={"description": "only children started by this element of the parent"})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000),
                           metadata={"description": "past the last page, the last page is answered"})
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=PER_PAGE_MAX))
@@ -147,8 +106,8 @@ class InstanceSchema(ma.Schema):
 
 
 class StartArgs(ma.Schema):
-    process_id = _short(128, required=True)
-    title = _short(300, load_default=None, allow_none=True,
+    process_id = line(128, required=True)
+    title = line(300, load_default=None, allow_none=True,
                    metadata={"description": "defaults to the process's name"})
     data = fields.Dict(keys=fields.String(), load_default=dict, validate=_variables,
                        metadata={"description": "start data, keyed by variable name; period and unit_code "
@@ -170,11 +129,11 @@ StartablePageSchema = page_of(StartableSchema, "StartablePage")
 
 
 class SuspendArgs(ma.Schema):
-    reason = _note(500, load_default=None, allow_none=True, metadata={"description": "kept in the audit trail"})
+    reason = fields.String(validate=validate.Length(max=500), load_default=None, allow_none=True, metadata={"description": "kept in the audit trail"})
 
 
 class TerminateArgs(ma.Schema):
-    reason = _note(500, load_default=None, allow_none=True,
+    reason = fields.String(validate=validate.Length(max=500), load_default=None, allow_none=True,
                    metadata={"description": "required: why the work ends (kept in the audit trail)"})
 
 

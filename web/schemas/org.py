@@ -6,22 +6,7 @@ from marshmallow import fields, validate
 
 from engine.models.org import ROLES, UNIT_CATEGORIES
 from engine.services.org_sheets import PARTY_STATUSES, POSITIONS
-from web.schemas.common import PER_PAGE_MAX, ZonedDateTime, page_of
-
-
-def plain_text(value: str) -> None:
-    """Control characters and lone surrogates cannot be stored (PostgreSQL refuses NUL, UTF-8 refuses
-    surrogates): refuse them as input instead of failing in the database."""
-    if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
-        raise ma.ValidationError("不能包含控制字符 / control characters are not allowed")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ma.ValidationError("不是有效的 Unicode 文本 / not valid Unicode text") from exc
-
-
-def Text(max_length: int, *, min_length: int = 0, **kwargs) -> fields.String:  # noqa: N802 (a field factory)
-    return fields.String(validate=[validate.Length(min=min_length, max=max_length), plain_text], **kwargs)
+from web.schemas.common import PER_PAGE_MAX, ZonedDateTime, line, page_of
 
 
 ROLE_CODES = list(ROLES)
@@ -45,8 +30,8 @@ OrgUnitPageSchema = page_of(OrgUnitSchema, "OrgUnitPage")
 
 
 class PeopleArgs(ma.Schema):
-    q = Text(100, load_default="", metadata={"description": "part of a username or name"})
-    unit = Text(64, load_default="", metadata={"description": "unit code"})
+    q = line(100, load_default="", metadata={"description": "part of a username or name"})
+    unit = line(64, load_default="", metadata={"description": "unit code"})
     role = fields.String(load_default="", validate=validate.OneOf(["", *ROLE_CODES]),
                          metadata={"description": ROLE_FIELD_HELP})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
@@ -86,16 +71,16 @@ class ImportReportSchema(ma.Schema):
 
 
 class UserCreateArgs(ma.Schema):
-    username = Text(64, required=True, metadata={"description": "1–64 letters, digits or _ . @ -"})
-    display_name = Text(100, required=True)
-    password = Text(256, required=True, metadata={"description": "at least 10 characters; never stored as sent"})
-    unit_code = Text(64, load_default="")
+    username = line(64, required=True, metadata={"description": "1–64 letters, digits or _ . @ -"})
+    display_name = line(100, required=True)
+    password = line(256, required=True, metadata={"description": "at least 10 characters; never stored as sent"})
+    unit_code = line(64, load_default="")
     roles = fields.List(fields.String(validate=validate.OneOf(ROLE_CODES)), load_default=list,
                         validate=validate.Length(max=len(ROLE_CODES)), metadata={"description": ROLE_FIELD_HELP})
 
 
 class PasswordArgs(ma.Schema):
-    password = Text(256, required=True, metadata={"description": "at least 10 characters"})
+    password = line(256, required=True, metadata={"description": "at least 10 characters"})
 
 
 class ActiveArgs(ma.Schema):

@@ -10,20 +10,18 @@ from marshmallow import fields, validate
 from engine.models.tracking import STAGES
 from engine.services.tracker_export import files_of
 from web.api import PREFIX
-from web.schemas.common import PageArgs, ZonedDateTime, page_of
+from web.schemas.common import MAX_ID, ONE_LINE, PageArgs, ZonedDateTime, page_of
 from web.schemas.results import Score
 
-ID_MAX = 2**31 - 1  # ids are 32-bit integers in PostgreSQL; a bigger one can name nothing
 # A control character (NUL above all) in a filter can name nothing and PostgreSQL refuses it outright.
-PRINTABLE = validate.Regexp(r"^[^\x00-\x1f\x7f]*$", error="不能包含控制字符 / control characters are not allowed")
 
 
 class RectificationFilterArgs(ma.Schema):
-    round = fields.Integer(validate=validate.Range(min=1, max=ID_MAX),
+    round = fields.Integer(validate=validate.Range(min=1, max=MAX_ID),
                            metadata={"description": "a cross-inspection round's id: its problems only"})
-    unit = fields.Integer(validate=validate.Range(min=1, max=ID_MAX),
+    unit = fields.Integer(validate=validate.Range(min=1, max=MAX_ID),
                           metadata={"description": "the responsible unit's id (as the page's filter)"})
-    unit_code = fields.String(validate=[validate.Length(min=1, max=64), PRINTABLE],
+    unit_code = fields.String(validate=[validate.Length(min=1, max=64), ONE_LINE],
                               metadata={"description": "the responsible unit's code"})
     stage = fields.String(validate=validate.OneOf(["open", *STAGES]),
                           metadata={"description": "open = not closed yet; or one stage: " + ", ".join(STAGES)})
