@@ -32,6 +32,8 @@ def test_an_admin_issues_a_service_token_that_works_until_revoked(rt, people, ap
     hr = ApiClient(app.test_client(), secret)
     assert hr.get("/api/v1/audit/verify").status_code == 200  # an auditor's read
     assert hr.post("/api/v1/instances", json={"process_id": "review"}).status_code == 403  # not an owner
+    used = {t["name"]: t["last_used_at"] for t in root.get("/api/v1/tokens").get_json()["items"]}
+    assert used["hr-sync"] is not None  # the admin sees that the integration calls
     assert root.post(f"/api/v1/tokens/{token['id']}/revoke").get_json() == {"status": "revoked"}
     assert hr.get("/api/v1/audit/verify").status_code == 401
     listed = root.get("/api/v1/tokens").get_json()["items"]
