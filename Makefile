@@ -53,7 +53,9 @@ test-postgres: install browser
 	KAOHE_TEST_DATABASE_URL=$${KAOHE_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 	  $(PYTHON) -m pytest $(PYTEST_ARGS)
 
+# locust (bench/http_load.py's load generator) is only needed here: the `bench` extras.
 bench: install
+	$(PYTHON) -m pip install --quiet -e '.[bench]'
 	$(PYTHON) bench/engine_overhead.py
 
 clean:

@@ -109,11 +109,15 @@ class Database:
             with translate_stale():
                 yield session
                 session.commit()
+            # Work that must follow the commit, outside the transaction (e.g. a launch's chunks).
+            follow_ups = session.info.pop("after_commit", [])
         except BaseException:
             session.rollback()
             raise
         finally:
             session.close()
+        for work in follow_ups:
+            work()
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

@@ -19,6 +19,10 @@ from engine.runtime import Runtime
 log = logging.getLogger(__name__)
 # SpiffWorkflow fires a timer only once its own clock has passed the due time; wake just after.
 WAKE_MARGIN = timedelta(milliseconds=20)
+# Only timers due within this horizon are held as jobs (a month's 100,000 declarations each wait for
+# a deadline weeks away: holding them all would cost memory and seconds at every start); a job every
+# HORIZON / 6 picks up those that have come within it, so each still wakes at its moment.
+HORIZON = timedelta(hours=1)
 
 
 class TimerScheduler:
@@ -29,10 +33,16 @@ class TimerScheduler:
     def start(self) -> None:
         self.rt.db.after_commit_hooks.append(self._after_commit)
         self.scheduler.start()
-        self.rebuild()
+        self.rebuild(within=HORIZON)
+        self.scheduler.add_job(lambda: self.rebuild(within=HORIZON), "interval", seconds=HORIZON.total_seconds() / 6,
+                               id="horizon", replace_existing=True, coalesce=True)
         # Reminders for tasks falling due within a day: an index range every minute.
         self.scheduler.add_job(self._remind, "interval", seconds=60, id="reminders", replace_existing=True,
                                coalesce=True, next_run_time=self.rt.clock.now())
+        # Launches of child instances: those of a worker that died, or all of them when this process
+        # is the one that runs them (KAOHE_WORK_QUEUE=scheduler).
+        self.scheduler.add_job(self._sweep_launches, "interval", seconds=5, id="launches", replace_existing=True,
+                               coalesce=True, max_instances=1)
         # Catch up the calendar (meetings missed while down), then wait for the next firing.
         self.scheduler.add_job(self._run_calendar, id="calendar", replace_existing=True,
                                misfire_grace_time=None, coalesce=True)
@@ -76,6 +86,13 @@ class TimerScheduler:
         except Exception:  # tried again in a minute; never kill the scheduler thread
             log.exception("due reminders failed")
 
+    def _sweep_launches(self) -> None:
+        from engine.services import fan_out
+        try:
+            fan_out.sweep(self.rt, stalled_only=self.rt.settings.work_queue != "scheduler")
+        except Exception:  # tried again in a few seconds; never kill the scheduler thread
+            log.exception("resuming launches failed")
+
     def _run_calendar(self) -> None:
         from engine.calendar import next_firings, parse_time_of_day
         from engine.services.calendar_jobs import run_calendar
@@ -89,8 +106,9 @@ class TimerScheduler:
                                id="calendar", replace_existing=True, misfire_grace_time=None, coalesce=True)
 
     def _after_commit(self, session) -> None:
+        beyond = self.rt.clock.now() + HORIZON
         for instance_id, due in session.info.pop("timer_changes", {}).items():
-            self.schedule(instance_id, due)
+            self.schedule(instance_id, due if due is None or due < beyond else None)
 
     def _wake(self, instance_id: int) -> None:
         from engine.services import instances

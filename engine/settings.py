@@ -8,6 +8,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Signs session cookies on a developer's machine; anyone who knows it could forge a session.
 DEVELOPMENT_SECRET = "dev-only-change-me"
+WORK_QUEUES = ("inline", "thread", "scheduler", "celery")
 
 
 def _default_database_url() -> str:
@@ -37,11 +38,20 @@ class Settings:
     # Where failed sign-ins are counted; one process may count in memory, several workers need a
     # shared store (e.g. redis://127.0.0.1:6379/0) or each would allow the full number.
     ratelimit_storage: str = "memory://"
+    # Who starts a launch's children (engine/services/fan_out.py): "inline" (the caller, after its
+    # commit), "thread" (a background thread of this process) or "celery" (workers, engine/worker.py).
+    work_queue: str = "inline"
+    # The Celery broker (Redis or RabbitMQ) when work_queue is "celery".
+    broker_url: str = "redis://127.0.0.1:6379/0"
 
     @classmethod
     def from_env(cls, environ=None) -> "Settings":
         env = os.environ if environ is None else environ
         defaults = cls()
+        work_queue = env.get("KAOHE_WORK_QUEUE", defaults.work_queue)
+        if work_queue not in WORK_QUEUES:  # a typo would otherwise start every launch in the request
+            raise ValueError(f"KAOHE_WORK_QUEUE 只能是 {' / '.join(WORK_QUEUES)}，收到 {work_queue!r}; "
+                             f"KAOHE_WORK_QUEUE must be one of {', '.join(WORK_QUEUES)}")
         return cls(
             database_url=env.get("KAOHE_DATABASE_URL", defaults.database_url),
             timezone=env.get("KAOHE_TIMEZONE", defaults.timezone),
@@ -57,4 +67,6 @@ class Settings:
             session_hours=float(env.get("KAOHE_SESSION_HOURS", defaults.session_hours)),
             secure_cookies=env.get("KAOHE_SECURE_COOKIES", "") in ("1", "true", "yes"),
             ratelimit_storage=env.get("KAOHE_RATELIMIT_STORAGE", defaults.ratelimit_storage),
+            work_queue=work_queue,
+            broker_url=env.get("KAOHE_BROKER_URL", defaults.broker_url),
         )

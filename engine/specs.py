@@ -28,6 +28,9 @@ class SpecCache:
     def get(self, session: Session, version_id: int) -> LoadedVersion:
         loaded = self._loaded.get(version_id)
         if loaded is None:
+            # The parser refuses unknown service operators: a process that has not imported them yet
+            # (a Celery worker, `kaohe launches run`) must register them before the first build.
+            import engine.services.operators  # noqa: F401
             version = session.get(ProcessVersion, version_id)
             files = [SourceFile(f.filename, f.file.content) for f in version.files]
             built = Bundle(files, validate=False).build([version.process_id])[version.process_id]

@@ -14,6 +14,7 @@ from engine.settings import Settings
 from web.cli_quarterly import interviews as interviews_command, publicity as publicity_command
 from web.cli_audit import audit as audit_command
 from web.cli_tokens import token as token_command
+from web.cli_launches import launches as launches_command
 from web.cli_results import results as results_command
 
 
@@ -124,8 +125,22 @@ def _print_deployed(results) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
-    """Serve the web app (and, unless KAOHE_SCHEDULER=external, the scheduler) on HOST:PORT."""
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Serve with gunicorn and this many worker processes (production). "
+                   "Without it: one process, the development server.")
+@click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Threads per gunicorn worker (more than 1: gthread workers, with keep-alive).")
+def serve(host: str, port: int, workers: int | None, threads: int) -> None:
+    """Serve the web app (and, unless KAOHE_SCHEDULER=external, the scheduler) on HOST:PORT.
+
+    With --workers, gunicorn's workers serve the pages and one separate scheduler process runs the
+    timers (none with KAOHE_SCHEDULER=external: then run `kaohe scheduler` yourself)."""
+    if threads > 1 and workers is None:
+        raise click.UsageError("--threads needs --workers (the development server has no worker threads to set)")
+    if workers is not None:
+        from web import wsgi
+        wsgi.serve(host, port, workers, threads)
+        return
     from web import create_app
     app = create_app()
     click.echo(f"kaohe 正在运行 running on http://{host}:{port}")
@@ -362,6 +377,7 @@ main.add_command(publicity_command)
 main.add_command(interviews_command)
 main.add_command(token_command)
 main.add_command(audit_command)
+main.add_command(launches_command)
 
 if __name__ == "__main__":
     main()

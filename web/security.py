@@ -1,6 +1,8 @@
 """Headers that every response carries, so a page cannot be framed, sniffed or fed foreign scripts."""
 from __future__ import annotations
 
+import re
+
 from flask import Flask, abort, request
 
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
@@ -20,6 +22,20 @@ def add_security_headers(response):
     # send_file's own "no-cache" still lets a cache store a file, so anything short of no-store is replaced.
     if request.endpoint != "static" and "no-store" not in response.headers.get("Cache-Control", ""):
         response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+DOWNLOAD_TOKEN = re.compile(r"[a-z0-9]{1,32}")
+
+
+def mark_download_done(response):
+    """web/static/busy.js shows a progress bar while a long download is prepared; a download asked
+    for with download_token=T answers with the cookie kaohe_download=T so the page knows it arrived
+    (the token is the page's own random value, not a secret, so scripts may read the cookie)."""
+    token = request.values.get("download_token", "")
+    if DOWNLOAD_TOKEN.fullmatch(token) and response.headers.get("Content-Disposition", "").startswith("attachment"):
+        response.set_cookie("kaohe_download", token, max_age=120, path="/", samesite="Strict",
+                            secure=request.is_secure, httponly=False)
     return response
 
 
@@ -53,3 +69,4 @@ def refuse_unstorable_text() -> None:
 def init_app(app: Flask) -> None:
     app.before_request(refuse_unstorable_text)
     app.after_request(add_security_headers)
+    app.after_request(mark_download_done)

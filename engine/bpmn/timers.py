@@ -24,6 +24,13 @@ def _due_from_event_value(value) -> datetime | None:
         return None
 
 
+def waiting_timer_due(task) -> datetime | None:
+    """When a task that may be a waiting timer falls due (None if it is not one)."""
+    if task.state != TaskState.WAITING or not isinstance(task.task_spec, CatchingEvent):
+        return None
+    return _due_from_event_value(task.internal_data.get("event_value"))
+
+
 def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
     """Earliest due time over every WAITING timer, subprocesses included (aware UTC)."""
     due = []

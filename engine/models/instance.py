@@ -93,14 +93,15 @@ class HumanTask(Base):
     __table_args__ = (
         Index("ix_human_task_instance_status", "instance_id", "status"),
         Index("ix_human_task_assignee_status", "assignee_id", "status"),
-        Index("ix_human_task_status_due", "status", "due_at"),
+        # The inbox reads pages along these in order (keyset: due time or creation time, then id).
+        Index("ix_human_task_status_due", "status", "due_at", "id"),
         # The instance list asks "which instances did this person complete a task of?"
         Index("ix_human_task_completed_by", "completed_by_id"),
         # The inbox's filters, each followed by its default order (due time).
         Index("ix_human_task_status_process_due", "status", "process_id", "due_at"),
         Index("ix_human_task_status_unit_due", "status", "unit_code", "due_at"),
         Index("ix_human_task_status_period_due", "status", "period", "due_at"),
-        Index("ix_human_task_status_created", "status", "created_at"),
+        Index("ix_human_task_status_created", "status", "created_at", "id"),
     )
 
 
@@ -116,7 +117,11 @@ class TaskCandidate(Base):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id"))
 
     __table_args__ = (
-        Index("ix_task_candidate_person", "person_id"),
-        Index("ix_task_candidate_role_unit", "role", "unit_id"),
-        Index("ix_task_candidate_unit", "unit_id"),
+        # One index per way a task is offered (inbox.candidate_match's three terms), each ending in
+        # task_id so collecting a person's offers reads the index alone. The unit one names all three
+        # columns: with only unit_id, SQLite answered "person_id IS NULL" from the person index,
+        # i.e. every row offered to a role or unit.
+        Index("ix_task_candidate_person", "person_id", "task_id"),
+        Index("ix_task_candidate_role_unit", "role", "unit_id", "task_id"),
+        Index("ix_task_candidate_unit", "unit_id", "role", "person_id", "task_id"),
     )

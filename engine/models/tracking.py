@@ -53,7 +53,11 @@ class RectificationCase(Base):
         Index("ix_rectification_case_round", "round_instance_id", "id"),
         Index("ix_rectification_case_stage", "stage", "id"),
         Index("ix_rectification_case_inspector", "inspector", "id"),
-        Index("ix_rectification_case_open_due", "closed_at", "due_at"),
+        # The tracker's pages, read in order by keyset (engine/services/tracker.py SEGMENTS): the open
+        # problems by deadline: everyone's, a unit's (its head; also its overdue count) and an inspector's.
+        Index("ix_rectification_case_open_due", "closed_at", "due_at", "id"),
+        Index("ix_rectification_case_unit_open_due", "unit_id", "closed_at", "due_at", "id"),
+        Index("ix_rectification_case_inspector_open_due", "inspector", "closed_at", "due_at", "id"),
     )
 
 

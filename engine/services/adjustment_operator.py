@@ -44,6 +44,7 @@ from sqlalchemy import select
 from engine.bpmn import service_operators
 from engine.models import OrgUnit, Person, ScoreAdjustment
 from engine.services.operator_context import OperatorRefused, operator_context
+from engine.services.result_inputs import inputs_changed
 
 KINDS = {"like": ("点赞", "like"), "error": ("错情", "error notice")}
 MAX_POINTS = Decimal(100)
@@ -132,6 +133,7 @@ def record_adjustment(task, params: dict) -> dict:
     row = ScoreAdjustment(period=period, unit_id=unit_id, person_id=None, kind=kind, points=points, reason=reason,
                           evidence=evidence, source=source, created_by=created_by, created_at=rt.clock.now())
     session.add(row)
+    inputs_changed(session, period)
     session.flush()
     return _result(row, created=True)
 

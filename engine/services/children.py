@@ -24,7 +24,9 @@ branch_code, read from the database so the list never enters the parent's state;
 `for_each_person` (a list of positions: head / deputy / staff, [] for all) one per active person of
 the units of `categories` (default production and non-production) with username, person_name,
 position, unit_code, unit_name and branch_code; `for_each_group: true` one per evaluation group
-with group_code, group_name, area and leader (a username or None). When the
+with group_code, group_name, area and leader (a username or None). The
+children are started after the parent's transaction commits, in chunks (engine/services/fan_out.py:
+a launch of 100,000 people resumes after a crash and can be shared by several workers). When the
 last child started by that service task completes (or is terminated), the parent receives the
 message `<service task id>_done` with {"completed": n, "terminated": m}; only counts travel, so
 the parent's state stays the same size whatever the organisation. With no items, no child is
@@ -43,7 +45,7 @@ from engine.bpmn import service_operators
 from engine.errors import InvalidState
 from engine.models import ProcessInstance
 from engine.models.instance import ACTIVE_STATUSES
-from engine.services import audit
+from engine.services import audit, fan_out
 from engine.services.rows import InstanceRecord, execute
 
 MAX_CHILDREN = 200_000
@@ -110,7 +112,6 @@ def start_instances(task, params: dict) -> dict:
     and non-production units) or `for_each_group` (true); optional `data` (shared by every child),
     `item_variable`, `title`."""
     from engine.services.deploy import latest_version
-    from engine.services.instances import start_in_session
     spawn = _SPAWN.get()
     if spawn is None:
         raise ChildStartError("只能在 kaohe 服务中启动子流程 / child instances start only inside kaohe's services")
@@ -126,18 +127,21 @@ def start_instances(task, params: dict) -> dict:
     element = task.task_spec.bpmn_id or task.task_spec.name
     version = latest_version(session, process_id)
     title = params.get("title") or version.name
+    entries = []
     for item in items:
         key = _item_key(item)
         label = (item.get("person_name") or item.get("group_name") or item.get("unit_name") or key) \
             if isinstance(item, dict) else key
-        data = _child_data(base, item, params.get("item_variable"))
-        start_in_session(rt, session, version, parent.started_by, data=data,
-                         title=f"{title} · {label}" if label else title,
-                         business_key=f"{parent.business_key or parent.id}:{key}" if key else None,
-                         parent=(parent.id, element))
-    if items:
-        session.info.setdefault("joins_to_check", set()).add((parent.id, element))
-    return {"started": len(items)}
+        entries.append({"data": _child_data(base, item, params.get("item_variable")),
+                        "title": f"{title} · {label}" if label else title,
+                        "business_key": f"{parent.business_key or parent.id}:{key}"[:128] if key else None})
+    if entries:
+        # Started in chunks after this transaction commits (engine/services/fan_out.py).
+        try:
+            fan_out.plan(rt, session, parent, element, version, entries)
+        except fan_out.ItemDataError as error:
+            raise ChildStartError(str(error)) from None
+    return {"started": len(entries)}
 
 
 def _finished_counts(session: Session, parent_id: int, element: str) -> tuple[int, int, int]:
@@ -150,13 +154,15 @@ def _finished_counts(session: Session, parent_id: int, element: str) -> tuple[in
     return int(open_ or 0), int(completed or 0), int(terminated or 0)
 
 
-def _join(rt, session: Session, parent_id: int, element: str) -> InstanceRecord | None:
-    """If every child of (parent, element) has finished, tell the parent; returns it if told."""
+def join(rt, session: Session, parent_id: int, element: str) -> InstanceRecord | None:
+    """If every child of (parent, element) has started and finished, tell the parent; returns it if told."""
     from engine.services.events import deliver_in_session
     from engine.services.execution import lock_instance
     parent = lock_instance(session, parent_id)  # serialises siblings finishing at the same moment
+    if parent.status not in ACTIVE_STATUSES or fan_out.running_for(session, parent_id, element):
+        return None  # the launch's last chunk joins once every child exists
     still_open, completed, terminated = _finished_counts(session, parent_id, element)
-    if still_open or parent.status not in ACTIVE_STATUSES:
+    if still_open:
         return None
     message = f"{element}_done"
     try:
@@ -172,17 +178,6 @@ def _join(rt, session: Session, parent_id: int, element: str) -> InstanceRecord 
 
 
 def after_save(rt, session: Session, instance: InstanceRecord, previous_status: str) -> None:
-    """Called by execution.save: join a finished child, and joins its own spawning left pending."""
-    spawn = _SPAWN.get()
-    spawning_parent = spawn[2].id if spawn else None
-    if (instance.parent_instance_id and instance.status in FINISHED and previous_status not in FINISHED
-            and instance.parent_instance_id != spawning_parent):
-        _join(rt, session, instance.parent_instance_id, instance.spawned_by)
-    pending = session.info.get("joins_to_check", set())
-    for parent_id, element in sorted(p for p in pending if p[0] == instance.id):
-        pending.discard((parent_id, element))
-        # Children that finished while the parent was still starting them could not tell it
-        # then (its state was not saved yet); now it is.
-        told = _join(rt, session, parent_id, element)
-        if told is not None:  # the caller's record of this instance must follow what was saved
-            instance.__dict__.update(told.__dict__)
+    """Called when an instance is saved: a child that has just finished may be the last one."""
+    if instance.parent_instance_id and instance.status in FINISHED and previous_status not in FINISHED:
+        join(rt, session, instance.parent_instance_id, instance.spawned_by)

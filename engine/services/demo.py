@@ -8,6 +8,7 @@ from engine.models import EvaluationGroup, EvaluationGroupMember, OrgUnit
 from engine.models.scoring import AREAS
 from engine.runtime import Runtime
 from engine.services.people import ensure_person, hash_password
+from engine.services.result_inputs import all_periods_changed
 
 DEMO_PASSWORD = "kaohe-demo-2026"
 DEMO_CASE_KEY = "demo:task_book:P01"
@@ -68,6 +69,7 @@ def load_demo(rt: Runtime) -> dict[str, int]:
             ensure_person(session, username, display, password_hash=password_hash, unit_code="ORG", roles=roles)
             people += 1
         units = len(branches) + len(PRODUCTION) + len(NON_PRODUCTION) + 2
+        all_periods_changed(session)
     from engine.services.demo_scores import load_demo_scores
     return {"units": units, "people": people, "cases": _start_demo_cases(rt), "scored": load_demo_scores(rt)}
 

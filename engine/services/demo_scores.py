@@ -10,6 +10,7 @@ from engine.errors import NotFound
 from engine.models import OrgUnit, Person, PersonRating, ScoreAdjustment, ScoreEntry
 from engine.periods import last_month
 from engine.runtime import Runtime
+from engine.services.result_inputs import inputs_changed
 from engine.services.schemes import scheme_for_period
 from engine.services.unit_scores import areas_by_category
 
@@ -61,4 +62,5 @@ def load_demo_scores(rt: Runtime) -> str | None:
                    for person_id, username, unit_id, position in people
                    if position != "head" and heads.get(unit_id)]
         session.execute(insert(PersonRating), ratings)
+        inputs_changed(session, period)
     return period

@@ -12,6 +12,7 @@ from engine.errors import DeploymentRejected, NotFound, PermissionDenied, Proble
 from engine.models import DecisionVersion, DefinitionFile, ProcessVersion, ProcessVersionFile
 from engine.runtime import Actor, Runtime
 from engine.services import audit
+from engine.services.result_inputs import all_periods_changed
 from engine.services import operators  # noqa: F401  (registers the service task operators deploy checks)
 
 
@@ -174,6 +175,7 @@ def _deploy_decisions(session: Session, bundle: Bundle, uploaded: set[str], now,
         row = DecisionVersion(decision_id=decision_id, version=number, name=bundle.decision_names[decision_id],
                               filename=filename, sha256=file.sha256, deployed_at=now, deployed_by=actor.username)
         session.add(row)
+        all_periods_changed(session)  # the reward tables are decisions: every period's rewards may change
         session.flush()
         audit.record(session, at=now, actor=actor, action="deploy", subject=decision_id,
                      detail={"version": number, "files": {filename: file.sha256}})

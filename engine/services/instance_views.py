@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from engine.models import HumanTask, OrgUnit, TaskCandidate, Person, ProcessInstance as PI, ProcessVersion
 from engine.models.instance import ACTIVE_STATUSES, INSTANCE_STATUSES
 from engine.runtime import Actor, Runtime
-from engine.services import instances, tasks
+from engine.services import fan_out, instances, tasks
 
 PAGE_SIZE = 50
 MAX_PAGE = 2000  # deeper than 100,000 rows: narrow the filters instead of paging on
@@ -176,6 +176,12 @@ class InstancePage:
     unit_code: str | None = None
     unit_name: str | None = None
     usernames: dict[int, str] = field(default_factory=dict)  # person id → username, of the task holders
+    launches: list = field(default_factory=list)  # fan_out.Progress of the children its steps start
+
+    @property
+    def launching(self) -> bool:
+        """Children still being started: the page refreshes itself until they all exist."""
+        return any(launch.status == "running" for launch in self.launches)
 
 
 def split_branches(view: instances.InstanceView) -> tuple[dict, list[tuple[str, str, dict]]]:
@@ -247,4 +253,5 @@ def instance_page(rt: Runtime, instance_id: int, actor: Actor) -> InstancePage:
         return InstancePage(view, name, number, parent, _children(session, instance_id), shared, branches,
                             names_by_id(session, people),
                             names_by_username(session, [record.started_by] + [e.actor for e in view.trail]),
-                            period, unit_code, unit_name, usernames_by_id(session, people))
+                            period, unit_code, unit_name, usernames_by_id(session, people),
+                            fan_out.progress_of(session, parent_id=instance_id))

@@ -49,7 +49,7 @@ def start_in_session(rt: Runtime, session, version, started_by: str, *, data: di
         business_key=business_key, status="running", state="{}", serializer_version=STATE_SERIALIZER.version,
         started_by=started_by, created_at=now, updated_at=now,
         parent_instance_id=parent[0] if parent else None, spawned_by=parent[1] if parent else None,
-        period=_short_text((data or {}).get("period"), 16), unit_code=_short_text((data or {}).get("unit_code"), 64))
+        period=short_text((data or {}).get("period"), 16), unit_code=short_text((data or {}).get("unit_code"), 64))
     audit.record(session, at=now, actor=audited_as or started_by, action="start", instance_id=instance.id,
                  subject=version.process_id, detail={"version": version.version, **({"parent": parent} if parent else {})},
                  data=data or {})
@@ -58,7 +58,7 @@ def start_in_session(rt: Runtime, session, version, started_by: str, *, data: di
     return instance
 
 
-def _short_text(value, limit: int) -> str | None:
+def short_text(value, limit: int) -> str | None:
     """A start-data value copied to a list column, if it is text that fits (else the list omits it)."""
     return value if isinstance(value, str) and 0 < len(value) <= limit else None
 

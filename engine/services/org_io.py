@@ -18,6 +18,7 @@ from engine.models.org import ROLES, UNIT_CATEGORIES
 from engine.runtime import Actor, Runtime
 from engine.services import audit
 from engine.services.admin_access import ACCESS_ROLES, USER_ADMINS
+from engine.services.result_inputs import all_periods_changed
 from engine.services.org_sheets import (COLUMNS, PARTY_STATUSES, POSITIONS, TABLE_NAMES, SheetContents,
                                         SheetProblem, Table, header_texts, read_tables, write_csv, write_xlsx)
 
@@ -82,6 +83,7 @@ def import_org(rt: Runtime, sources: Iterable[Source], actor: Actor) -> ImportRe
                 raise OrgImportRejected(_in_reading_order(problems, names, tables))
             now = rt.clock.now()
             report = plan.write(connection, now, tuple(names))
+            all_periods_changed(session)  # units, branches and people's units feed every period's results
             counts = {"units": {"created": report.units_created, "updated": report.units_updated},
                       "people": {"created": report.people_created, "updated": report.people_updated}}
             audit.record(session, at=now, actor=actor, action="org_import",

@@ -10,6 +10,7 @@ from engine.errors import ValidationFailed
 from engine.models import OrgUnit, Person, PersonRole
 from engine.runtime import Actor, Runtime
 from engine.services import audit
+from engine.services.result_inputs import all_periods_changed
 
 # argon2id: memory-hard, so a stolen hash table is expensive to crack.
 _HASHER = PasswordHasher()
@@ -71,6 +72,7 @@ def ensure_person(session: Session, username: str, display_name: str, *, passwor
         person.unit_id = session.scalar(select(OrgUnit.id).where(OrgUnit.code == unit_code))
     if person.password_hash is None and (password or password_hash):
         person.password_hash = password_hash or hash_password(password)
+    all_periods_changed(session)  # a rated person's name and unit are part of the results
     held = {r.role for r in person.roles}
     for role in roles:
         if role not in held:

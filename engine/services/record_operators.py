@@ -30,6 +30,7 @@ from engine.periods import months_of
 from engine.errors import KaoheError
 from engine.services.operator_context import (OperatorRefused, completed_by, operator_context, period_param,
                                               person_param)
+from engine.services.result_inputs import inputs_changed
 from engine.services.schemes import scheme_for_period
 
 MAX_ITEMS = 5
@@ -97,6 +98,7 @@ def record_declaration(task, params: dict) -> dict:
     session.add_all(rows)
     session.add(PersonRating(period=period, person_id=person.id, rater_id=rater.id, rater_role=DIRECT_HEAD,
                              score=score, comment=str(comment)[:2000] if comment else None, created_at=rated_at))
+    inputs_changed(session, period)  # the direct head's rating counts in the person's result
     session.flush()
     return {"items": len(rows), "good": sum(1 for r in rows if r.rating in GOOD), "score": str(score)}
 
@@ -148,6 +150,7 @@ def record_political_findings(task, params: dict) -> dict:
     session.add_all(PoliticalFinding(period=period, person_id=people[f["username"]], item_code=f["item_code"],
                                      note=str(f.get("note") or "")[:1000] or None, recorded_by=recorder.username,
                                      recorded_at=recorded_at) for f in findings)
+    inputs_changed(session, period)
     session.flush()
     return {"recorded": len(findings), "problems": []}
 

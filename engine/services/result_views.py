@@ -1,11 +1,11 @@
 """Read models of the results pages: the ranking per category with each fused score taken apart,
 one unit (areas, adjustments, people, trend), one person (ratings by rater role, political check).
 Every function checks first what the actor may see (result_access) and raises PermissionDenied
-before computing anything; the numbers themselves always come from results.compute."""
+before computing anything; the numbers are the period's stored results (result_store), which are
+exactly what results.compute returns, recomputed only after an input changed."""
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -23,7 +23,7 @@ from engine.models.scoring import AREAS
 from engine.periods import months_ending, months_of
 from engine.runtime import Actor, Runtime
 from engine.scoring import RATER_ROLES, round_score
-from engine.services import results_export
+from engine.services import result_store, results_export
 from engine.services.result_access import (
     Visibility,
     refuse_export,
@@ -31,14 +31,7 @@ from engine.services.result_access import (
     refuse_unit,
     visibility,
 )
-from engine.services.results import (
-    RANKED_CATEGORIES,
-    PersonResult,
-    Results,
-    UnitResult,
-    compute,
-)
-from engine.services.schemes import scheme_for_period
+from engine.services.results import RANKED_CATEGORIES, PersonResult, UnitResult
 
 HISTOGRAM_STEP = Decimal(5)
 MAX_TREND_MONTHS = 36
@@ -94,58 +87,60 @@ def results_page(rt: Runtime, actor: Actor, label: str) -> ResultsPage:
     months = months_of(label)
     with rt.db.reading() as session:
         seen = visibility(session, actor, months[-1])
-    try:
-        results, weight = compute(rt, label), _own_weight(rt, months[-1])
-    except NotFound:  # no scheme for the period: an empty page with the picker, not an error
+    snap = result_store.snapshot(rt, label)
+    if snap.empty:  # no scheme for the period: an empty page with the picker, not an error
         return ResultsPage(label, months, len(months) > 1, None, None, seen)
-    rows = _rows(results, weight)
-    page = ResultsPage(label, months, len(months) > 1, f"{results.scheme_code} v{results.scheme_version}",
-                       weight, seen)
-    for category in RANKED_CATEGORIES:
-        if seen.sees_ranking(category):
-            members = sorted((r for r in rows.values() if r.unit.category == category), key=_rank_order)
-            page.tables.append(CategoryTable(category, members, histogram(
-                [r.unit.fused for r in members if r.unit.fused is not None])))
-    mine = rows.get(seen.own_unit) if seen.own_unit else None
+    weight = Decimal(snap.own_weight)
+    shown = [c for c in RANKED_CATEGORIES if seen.sees_ranking(c)]
+    ranking = result_store.memo(snap, "ranking", lambda: _ranking(rt, snap)) if shown else None
+    page = ResultsPage(label, months, len(months) > 1, f"{snap.scheme_code} v{snap.scheme_version}", weight,
+                       seen, [ranking.tables[c] for c in shown] if ranking else [])
+    with rt.db.reading() as session:
+        mine = ranking.rows.get(seen.own_unit) if ranking and seen.own_unit else None
+        if mine is None and seen.own_unit:  # staff see no ranking: their unit's row is one look-up
+            mine = next((_row(unit, partner, weight, months) for unit, partner
+                         in result_store.units(session, snap, codes=[seen.own_unit])), None)
+        page.me = result_store.person(session, snap, actor.username)
     if mine is not None and not seen.sees_unit(mine.unit.code, mine.unit.category):
         # Staff learn where their unit stands, not how its score was made up.
         mine = UnitRow(replace(mine.unit, area_scores={}, missing=[], adjustments=Decimal(0), own=None),
                        None, tuple(f for f in mine.flags if f != "incomplete"))
     page.my_unit = mine
-    page.me = next((p for p in results.people if p.username == actor.username), None)
     return page
 
 
-def _own_weight(rt: Runtime, month: str) -> Decimal:
+@dataclass(frozen=True)
+class _Ranking:
+    tables: dict[str, CategoryTable]
+    rows: dict[str, UnitRow]
+
+
+def _ranking(rt: Runtime, snap: result_store.Snapshot) -> _Ranking:
+    """Every category's table of a stored snapshot, best first, with its histogram (shared by every
+    request for the same snapshot: nothing downstream changes these objects)."""
     with rt.db.reading() as session:
-        return Decimal(scheme_for_period(session, month).own_weight)
+        stored = result_store.units(session, snap)
+    weight = Decimal(snap.own_weight)
+    rows = {unit.code: _row(unit, partner, weight, snap.months) for unit, partner in stored}
+    tables = {}
+    for category in RANKED_CATEGORIES:
+        members = sorted((r for r in rows.values() if r.unit.category == category), key=_rank_order)
+        tables[category] = CategoryTable(category, members, histogram(
+            [r.unit.fused for r in members if r.unit.fused is not None]))
+    return _Ranking(tables, rows)
 
 
 def _rank_order(row: UnitRow):
     return (row.unit.ranked.rank if row.unit.ranked else 10**9, row.unit.code)
 
 
-def _rows(results: Results, weight: Decimal) -> dict[str, UnitRow]:
-    by_code = {u.code: u for u in results.units}
-    members: dict[str, list[Decimal]] = {}
-    for unit in results.units:
-        if unit.category != "party_branch" and unit.branch_code and unit.own is not None:
-            members.setdefault(unit.branch_code, []).append(unit.own)
-    rows = {}
-    for unit in results.units:
-        fusion = None
-        if len(results.months) == 1 and unit.own is not None:
-            if unit.category == "party_branch":
-                scores = members.get(unit.code)
-                partner = sum(scores, Decimal(0)) / len(scores) if scores else None
-            else:
-                branch = by_code.get(unit.branch_code) if unit.branch_code else None
-                partner = branch.own if branch is not None else None
-            fusion = Fusion(weight, weight * unit.own, partner,
-                            None if partner is None else (1 - weight) * partner,
-                            unit.category == "party_branch")
-        rows[unit.code] = UnitRow(unit, fusion, _flags(unit))
-    return rows
+def _row(unit: UnitResult, partner: Decimal | None, weight: Decimal, months: list[str]) -> UnitRow:
+    """A unit's line with its fusion taken apart (a month only: a quarter averages monthly fusions)."""
+    fusion = None
+    if len(months) == 1 and unit.own is not None:
+        partner_share = None if partner is None else (1 - weight) * partner
+        fusion = Fusion(weight, weight * unit.own, partner, partner_share, unit.category == "party_branch")
+    return UnitRow(unit, fusion, _flags(unit))
 
 
 def _flags(unit: UnitResult) -> tuple[str, ...]:
@@ -217,17 +212,23 @@ def unit_page(rt: Runtime, actor: Actor, label: str, code: str, trend_months: in
         staff = session.execute(select(Person.username, Person.display_name, Person.position)
                                 .where(Person.unit_id == unit.id, Person.active.is_(True))
                                 .order_by(Person.username)).all()
-        scheme = scheme_for_period(session, months[-1])
-        areas = [(a.code, Decimal(a.weight), json.loads(a.categories)) for a in scheme.areas]
         session.expunge_all()
-    results = compute(rt, label)
-    row = _rows(results, Decimal(scheme.own_weight))[code]
-    scored = {p.username: p for p in results.people}
+    snap = result_store.snapshot(rt, label)
+    if snap.empty:
+        raise result_store.explain_empty(rt, snap)
+    sees_people = seen.sees_people_of(code)
+    with rt.db.reading() as session:
+        stored = result_store.units(session, snap, codes=[code])
+        scored = {p.username: p for p in result_store.people(session, snap, [u for u, _n, _p in staff])} \
+            if sees_people and staff else {}
+    if not stored:  # not active when the results were computed: nothing was ranked
+        raise _no_unit(code)
+    row = _row(*stored[0], Decimal(snap.own_weight), months)
     return UnitPage(label, len(months) > 1, row,
-                    [AreaLine(a, AREAS.get(a, (a, a)), weight, row.unit.area_scores.get(a))
-                     for a, weight, categories in areas if unit.category in categories],
+                    [AreaLine(a, AREAS.get(a, (a, a)), Decimal(weight), row.unit.area_scores.get(a))
+                     for a, weight, categories in snap.areas if unit.category in categories],
                     adjustments,
-                    [(u, n, p, scored.get(u)) for u, n, p in staff] if seen.sees_people_of(code) else None,
+                    [(u, n, p, scored.get(u)) for u, n, p in staff] if sees_people else None,
                     trend(rt, code, months[-1], trend_months))
 
 
@@ -237,13 +238,15 @@ def _no_unit(code: str) -> NotFound:
 
 def trend(rt: Runtime, code: str, last: str, count: int) -> list[TrendPoint]:
     """The unit's fused score and rank in each of `count` months up to `last` (oldest first);
-    a month without a scheme or without the unit's score has no point."""
+    a month without a scheme or without the unit's score has no point. The months' stored results
+    are read in one query (a month never computed is computed and stored once)."""
+    months = months_ending(last, max(1, min(count, MAX_TREND_MONTHS)))
+    snaps = result_store.snapshots(rt, months)
+    with rt.db.reading() as session:
+        units = result_store.unit_across(session, [s for s in snaps.values() if not s.empty], code)
     points = []
-    for month in months_ending(last, max(1, min(count, MAX_TREND_MONTHS))):
-        try:
-            unit = next((u for u in compute(rt, month).units if u.code == code), None)
-        except NotFound:
-            unit = None
+    for month in months:
+        unit = units.get(month)
         ranked = unit.ranked if unit is not None else None
         points.append(TrendPoint(month, unit.fused if unit else None, ranked.rank if ranked else None,
                                  ranked.size if ranked else None))
@@ -298,11 +301,12 @@ def person_page(rt: Runtime, actor: Actor, label: str, username: str) -> PersonP
                                    .where(PoliticalFinding.person_id == person.id,
                                           PoliticalFinding.period.in_(months))
                                    .order_by(PoliticalFinding.period, PoliticalFinding.id)).all()
-        try:
-            weights = json.loads(scheme_for_period(session, months[-1]).rater_weights)
-        except NotFound:
-            weights = {}
-    result = next((p for p in compute(rt, label).people if p.username == username), None) if weights else None
+    snap = result_store.snapshot(rt, label)
+    weights = snap.rater_weights  # empty when no scheme applies
+    result = None
+    if not snap.empty:
+        with rt.db.reading() as session:
+            result = result_store.person(session, snap, username)
     return PersonPage(label, username, person.display_name, person.code, person.name, result,
                       _roles(weights, ratings), [tuple(r) for r in ratings], [tuple(f) for f in findings],
                       person.code is not None and seen.sees_unit(person.code, person.category))
@@ -326,6 +330,11 @@ def export_xlsx(rt: Runtime, actor: Actor, label: str, language: str = "zh") -> 
     with rt.db.reading() as session:
         if not visibility(session, actor, months[-1]).everything:
             raise refuse_export()
+    snap = result_store.snapshot(rt, label)
+    if snap.empty:
+        raise result_store.explain_empty(rt, snap)
+    with rt.db.reading() as session:
+        results = result_store.results(session, snap)
     buffer = io.BytesIO()
-    results_export.write_xlsx(compute(rt, label), buffer, language)
+    results_export.write_xlsx(results, buffer, language)
     return buffer.getvalue()

@@ -16,6 +16,7 @@ from engine.models.org import UNIT_CATEGORIES
 from engine.models.scoring import AREAS
 from engine.runtime import Actor, Runtime
 from engine.services import audit
+from engine.services.result_inputs import all_periods_changed
 
 METHODS = {"points": ("得分制", "points"), "deduction": ("扣分制", "deduction"), "pass_fail": ("达标制", "pass/fail")}
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
@@ -129,6 +130,7 @@ def import_scheme(rt: Runtime, text: str, actor: Actor) -> tuple[EvaluationSchem
                                  .where(EvaluationScheme.code == doc["code"])) or 0) + 1
         scheme = _build(doc, number, text, digest, rt.clock.now(), actor.username)
         session.add(scheme)
+        all_periods_changed(session)
         session.flush()
         audit.record(session, at=rt.clock.now(), actor=actor, action="scheme_import",
                      subject=doc["code"], detail={"version": number, "valid_from": doc["valid_from"]}, data=doc)

@@ -23,6 +23,7 @@ from engine.models import EvaluationGroup, OrgUnit, ScoreAdjustment, ScoreEntry
 from engine.models.scoring import AREAS
 from engine.runtime import Actor, Runtime
 from engine.services import audit
+from engine.services.result_inputs import inputs_changed
 from engine.services.schemes import scheme_for_period
 from engine.services.score_sheets import (ADJUSTMENT_COLUMNS, ADJUSTMENT_SHEET, GUIDE_SHEET,
                                           REQUIRED_ADJUSTMENT_KEYS, REQUIRED_SCORE_KEYS, SCORE_COLUMNS,
@@ -115,6 +116,7 @@ def import_workbook(rt: Runtime, data: bytes, filename: str, actor: Actor) -> Sc
         if period is not None:
             _write_scores(session, period, scores, report, actor.username, now)
             _write_adjustments(session, period, adjustments, report, actor.username, now, filename)
+            inputs_changed(session, period)
         audit.record(session, at=now, actor=actor, action="scores_import", subject=filename,
                      detail={"period": period, "groups": {k: vars(v) for k, v in report.groups.items()},
                              "adjustments": {"new": report.adjustments_new,

@@ -19,9 +19,11 @@ from engine.errors import NotFound, PermissionDenied
 from engine.models import AuditEvent, HumanTask, OrgUnit, Person, ProcessInstance
 from engine.models.tracking import STAGES, RectificationCase as Case, RectificationStep as Step
 from engine.runtime import Actor, Runtime
+from engine.services import keyset
 from engine.services.execution import fetch_instance, load_workflow
 
 PAGE_SIZE = 50
+ROUND_PROCESS = "cross_inspection"  # problems remember the round that opened them (tracking._round_of)
 # Who sees every problem; unit heads, branch secretaries and inspectors see theirs (see _scope).
 SEE_ALL = ("auditor", "process_owner", "admin")
 # Audit events worth a line in a problem's timeline besides its steps (completions are the steps).
@@ -68,7 +70,9 @@ class Filters:
     unit_code: str | None = None  # the API's clients know units by code, the page by id
     stage: str | None = None
     overdue: bool = False
-    page: int = 1
+    page: int = 1  # by number (OFFSET), for API clients; a cursor wins when both are given
+    after: str | None = None  # cursors from a previous page (engine/services/keyset.py)
+    before: str | None = None
 
     def conditions(self, now: datetime) -> list:
         wanted = []
@@ -125,19 +129,30 @@ class CaseRow:
 class CaseList:
     rows: list[CaseRow]
     total: int
-    page: int
-    pages: int
+    page: int  # the number asked for (1 when paging by cursor)
+    has_next: bool
     stage_counts: dict[str, int]
     overdue_total: int
     rounds: list[tuple[int, str]] = field(default_factory=list)
     units: list[tuple[int, str]] = field(default_factory=list)
+    has_prev: bool = False
+    next_after: str | None = None
+    prev_before: str | None = None
 
 
-_ROW_COLUMNS = (Case.instance_id, Case.problem, Case.unit_code, OrgUnit.name, Case.stage, Case.status, Case.due_at,
-                Case.severity, Case.source, Case.round_instance_id, Case.inspector, Case.evidence_count,
+_ROW_COLUMNS = (Case.id, Case.instance_id, Case.problem, Case.unit_code, OrgUnit.name, Case.stage, Case.status,
+                Case.due_at, Case.severity, Case.source, Case.round_instance_id, Case.inspector, Case.evidence_count,
                 Case.verified, Case.reopened, Case.opened_at, Case.closed_at)
-# Open problems first, most urgent deadline first; then the closed ones, latest first.
-_ORDER = (Case.closed_at.is_not(None), Case.due_at.is_(None), Case.due_at, Case.id.desc())
+# Open problems first, most urgent deadline first, then open ones without a deadline, then the closed
+# ones; the last two latest first. Each part reads one index in order (keyset.py): the first two
+# (closed_at, due_at, id) or (unit_id, closed_at, due_at, id), the closed ones the primary key or
+# (unit_id, id) backwards, as more than a third of all problems are closed.
+SORT_TAG = "urgent"
+SEGMENTS = [keyset.Segment((Case.closed_at.is_(None), Case.due_at.is_not(None)),
+                           ((Case.due_at, False), (Case.id, False)), (Case.closed_at,)),
+            keyset.Segment((Case.closed_at.is_(None), Case.due_at.is_(None)), ((Case.id, True),),
+                           (Case.closed_at, Case.due_at)),
+            keyset.Segment((Case.closed_at.is_not(None),), ((Case.id, True),))]
 
 
 def titles_of(session: Session, instance_ids) -> dict[int, str]:
@@ -148,8 +163,8 @@ def titles_of(session: Session, instance_ids) -> dict[int, str]:
                                 .where(ProcessInstance.id.in_(wanted))).all())
 
 
-def _rows(session: Session, query, now: datetime) -> list[CaseRow]:
-    found = session.execute(query).all()
+def _rows(session: Session, found, now: datetime) -> list[CaseRow]:
+    """The rows of a page as CaseRow, with round titles and inspectors' names (found: result rows)."""
     titles = titles_of(session, [r.round_instance_id for r in found])
     inspectors = sorted({r.inspector for r in found if r.inspector})
     names = dict(session.execute(select(Person.username, Person.display_name)
@@ -166,33 +181,82 @@ def visible(actor: Actor, filters: Filters, now: datetime) -> list:
     return ([scope] if scope is not None else []) + filters.conditions(now)
 
 
-def list_cases(rt: Runtime, actor: Actor, filters: Filters | None = None, page_size: int = PAGE_SIZE,
-               clamp: bool = True) -> CaseList:
-    """One page of the problems the actor may see, with counts for the filters. A page past the end
-    shows the last one (`clamp`, for people following an old link) or nothing (for API clients, who
-    page until `has_next` is false and must not get the same rows twice)."""
+def list_query(where: list):
+    """The problems' SELECT without order and limit (keyset.py adds them per segment)."""
+    return select(*_ROW_COLUMNS).outerjoin(OrgUnit, OrgUnit.id == Case.unit_id).where(*where)
+
+
+def first_statement(actor: Actor, filters: Filters, now: datetime, page_size: int = PAGE_SIZE):
+    """The statement that reads the first segment of the asked page (what bench/tracker_list.py explains)."""
+    start = keyset.decode(filters.after, SORT_TAG, SEGMENTS)
+    return keyset.segment_query(list_query(visible(actor, filters, now)), SEGMENTS[start.segment if start else 0],
+                                start, page_size + 1)
+
+
+def _window(session: Session, where: list, filters: Filters, page_size: int) -> keyset.Window:
+    after = keyset.decode(filters.after, SORT_TAG, SEGMENTS)
+    before = None if after else keyset.decode(filters.before, SORT_TAG, SEGMENTS)
+    if after is None and before is None and filters.page > 1:
+        return keyset.fetch_offset(session, list_query(where), SEGMENTS, SORT_TAG, page_size, filters.page)
+    return keyset.fetch(session, list_query(where), SEGMENTS, SORT_TAG, page_size, after=after, before=before)
+
+
+def _count(session: Session, *where) -> int:
+    return session.scalar(select(func.count()).select_from(Case).where(*where)) or 0
+
+
+def _total(session: Session, filters: Filters, where: list, counts: dict, overdue_total: int) -> int:
+    """How many problems the filters match. Without filters, or with only a stage or only "overdue",
+    it follows from the per-stage counts the chips show anyway; otherwise the filter is a round, a unit
+    or a stage within them, whose index narrows the COUNT to that subset (never the whole table)."""
+    narrowing = (filters.round_id, filters.unit_id, filters.unit_code, filters.stage, filters.overdue)
+    if not any(narrowing):
+        return sum(counts.values())
+    if filters.stage in STAGES and not any(narrowing[:3]) and not filters.overdue:
+        return counts.get(filters.stage, 0)
+    if filters.overdue and not any(narrowing[:4]):
+        return overdue_total
+    return _count(session, *where)
+
+
+def _choices(session: Session, scope) -> tuple[list, list]:
+    """Rounds (newest first) and units that have a problem in view, to filter by. For the office, one
+    index probe per round / unit (short lists) rather than a DISTINCT over every problem; for a scoped
+    person, a DISTINCT over their own problems (their index bounds it)."""
+    rounds_of = select(ProcessInstance.id, ProcessInstance.title).where(ProcessInstance.process_id == ROUND_PROCESS)
+    units_of = select(OrgUnit.id, OrgUnit.name)
+    if scope is None:
+        rounds_of = rounds_of.where(select(Case.id).where(Case.round_instance_id == ProcessInstance.id).exists())
+        units_of = units_of.where(select(Case.id).where(Case.unit_id == OrgUnit.id).exists())
+    else:
+        rounds_of = rounds_of.where(ProcessInstance.id.in_(select(Case.round_instance_id).where(scope).distinct()))
+        units_of = units_of.where(OrgUnit.id.in_(select(Case.unit_id).where(scope).distinct()))
+    rounds = session.execute(rounds_of.order_by(ProcessInstance.id.desc())).all()
+    units = session.execute(units_of.order_by(OrgUnit.code)).all()
+    return [tuple(r) for r in rounds], [tuple(u) for u in units]
+
+
+def list_cases(rt: Runtime, actor: Actor, filters: Filters | None = None, page_size: int = PAGE_SIZE) -> CaseList:
+    """One page of the problems the actor may see, with counts for the filters. Pages continue by
+    cursor (`after` / `before`); a `page` number past the end gives no rows (API clients page until
+    `has_next` is false and must not get the same rows twice)."""
     now = rt.clock.now()
     filters = filters or Filters()
     where = visible(actor, filters, now)
     scope = _scope(actor)
     in_scope = [scope] if scope is not None else []
     with rt.db.reading() as session:
-        total = session.scalar(select(func.count()).select_from(Case).where(*where))
-        pages = max(1, math.ceil(total / page_size))
-        page = min(max(1, filters.page), pages) if clamp else max(1, filters.page)
-        query = (select(*_ROW_COLUMNS).outerjoin(OrgUnit, OrgUnit.id == Case.unit_id).where(*where)
-                 .order_by(*_ORDER).limit(page_size).offset((page - 1) * page_size))
-        rows = _rows(session, query, now)
+        window = _window(session, where, filters, page_size)
+        rows = _rows(session, window.rows, now)
+        # The chips count everything in view whatever the page: read from indexes alone ((stage, id),
+        # (closed_at, due_at, id)); the total then mostly follows from them (_total).
         counts = dict(session.execute(select(Case.stage, func.count()).where(*in_scope).group_by(Case.stage)).all())
-        overdue_total = session.scalar(select(func.count()).select_from(Case)
-                                       .where(*in_scope, overdue_condition(now)))
-        round_ids = session.scalars(select(Case.round_instance_id).where(*in_scope, Case.round_instance_id.is_not(None))
-                                   .distinct()).all()
-        rounds = sorted(titles_of(session, round_ids).items(), key=lambda item: -item[0])
-        unit_ids = select(Case.unit_id).where(*in_scope).distinct().scalar_subquery()
-        units = session.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(unit_ids))
-                                .order_by(OrgUnit.code)).all()
-    return CaseList(rows, total, page, pages, counts, overdue_total or 0, rounds, [tuple(u) for u in units])
+        overdue_total = _count(session, *in_scope, overdue_condition(now))
+        total = _total(session, filters, where, counts, overdue_total)
+        rounds, units = _choices(session, scope)
+    return CaseList(rows, total, filters.page if not (filters.after or filters.before) else 1, window.has_next,
+                    counts, overdue_total, rounds, units,
+                    window.has_prev, window.next_cursor, window.prev_cursor)
 
 
 @dataclass(frozen=True)
@@ -220,7 +284,7 @@ class CaseDetail:
 def _case_row(session: Session, actor: Actor, instance_id: int, now: datetime) -> CaseRow:
     scope = _scope(actor)
     query = select(*_ROW_COLUMNS).outerjoin(OrgUnit, OrgUnit.id == Case.unit_id).where(Case.instance_id == instance_id)
-    rows = _rows(session, query.where(scope) if scope is not None else query, now)
+    rows = _rows(session, session.execute(query.where(scope) if scope is not None else query).all(), now)
     if rows:
         return rows[0]
     if session.scalar(select(Case.id).where(Case.instance_id == instance_id)) is None:

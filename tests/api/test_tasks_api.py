@@ -92,3 +92,28 @@ def test_a_finished_task_is_a_conflict_for_its_people_and_refused_to_everyone_el
     for call in (bob.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {}}),
                  bob.post(f"/api/v1/tasks/{task_id}/claim")):
         assert call.status_code == 403  # bob learns nothing about a task of another unit
+
+
+def test_the_inbox_pages_by_cursor_and_refuses_a_damaged_one_in_chinese(rt, people, api_as):
+    from datetime import timedelta
+    from tests.integration.test_keyset_paging import T0, add_task
+    made = [add_task(rt, people.alice.person_id, T0 + timedelta(hours=n % 5), T0) for n in range(45)]
+    alice = api_as(people.alice)
+    seen, after, pages = [], None, []
+    while True:
+        body = alice.get("/api/v1/tasks" + (f"?after={after}" if after else "")).get_json()
+        pages.append(body)
+        seen += [row["id"] for row in body["items"]]
+        if not body["has_next"]:
+            break
+        after = body["next_after"]
+    assert [len(p["items"]) for p in pages] == [20, 20, 5] and sorted(seen) == sorted(made)
+    assert len(set(seen)) == 45 and pages[-1]["next_after"] is None
+    by_number = alice.get("/api/v1/tasks?page=2").get_json()
+    assert [row["id"] for row in by_number["items"]] == seen[20:40] and by_number["next_after"] == pages[1]["next_after"]
+    for damaged in ("nonsense", pages[0]["next_after"] + "x"):
+        response = alice.get(f"/api/v1/tasks?after={damaged}")
+        assert response.status_code == 422 and list(response.get_json()["field_errors"]) == ["after"]
+        assert "翻页游标无效" in response.get_json()["field_errors"]["after"]
+    wrong_sort = alice.get(f"/api/v1/tasks?sort=newest&after={pages[0]['next_after']}")
+    assert wrong_sort.status_code == 422

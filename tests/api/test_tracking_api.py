@@ -69,6 +69,17 @@ def test_the_auditor_lists_every_problem_one_page_at_a_time(as_user, two):
     assert past["items"] == [] and past["has_next"] is False and past["total"] == 2
 
 
+def test_the_list_pages_by_cursor_and_refuses_a_damaged_one(as_user, two):
+    auditor = as_user("auditor")
+    everything = ids(ok(auditor.get("/api/v1/rectifications")))
+    first = ok(auditor.get("/api/v1/rectifications?per_page=1"))
+    second = ok(auditor.get(f"/api/v1/rectifications?per_page=1&after={first['next_after']}"))
+    assert ids(first) + ids(second) == everything and second["has_next"] is False and second["next_after"] is None
+    assert second["total"] == 2 and second["stage_counts"] == first["stage_counts"]
+    damaged = auditor.get("/api/v1/rectifications?after=bm9wZQ")
+    assert damaged.status_code == 422 and "翻页游标无效" in damaged.get_json()["field_errors"]["after"]
+
+
 def test_filters_narrow_the_list_as_on_the_page(tracked, as_user, two):
     first, second = two
     with tracked.db.reading() as session:

@@ -56,3 +56,23 @@ def test_wake_ups_are_rebuilt_from_the_database_after_a_restart(rt, people):
         assert fired_count(rt, instance_id) == 1
     finally:
         scheduler.shutdown()
+
+
+def test_only_timers_due_within_the_horizon_are_held_and_later_ones_are_picked_up_when_near(rt, people):
+    """A month's declarations wait weeks for their deadline: the scheduler holds no job for them
+    until the deadline comes within the horizon, then wakes each on time."""
+    from datetime import timedelta
+    from engine import scheduling
+    deploy.deploy(rt, [SourceFile("waiter.bpmn", TIMER_PROCESS.replace('"PT0.3S"', '"P14D"'))], people.owner)
+    scheduler = TimerScheduler(rt)
+    scheduler.start()
+    try:
+        far = instances.start(rt, "waiter", people.owner)
+        jobs = lambda: [j.id for j in scheduler.scheduler.get_jobs() if j.id.startswith("instance-")]  # noqa: E731
+        assert jobs() == []  # fourteen days away: nothing held
+        with rt.db.unit_of_work() as session:  # the deadline comes near (as time passes)
+            session.get(ProcessInstance, far).next_timer_at = rt.clock.now() + timedelta(minutes=30)
+        assert scheduler.rebuild(within=scheduling.HORIZON) == 1  # what the horizon job does every 10 minutes
+        assert jobs() == [f"instance-{far}"]
+    finally:
+        scheduler.shutdown()

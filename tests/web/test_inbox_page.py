@@ -2,6 +2,7 @@
 sort, claim / unclaim / delegate, and pages."""
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 
@@ -143,10 +144,27 @@ def test_pages_of_twenty_with_a_next_and_previous_link(client, declared):
                    "due_at": declared.clock.now() + timedelta(days=n + 10)}).returning(HumanTask.id)).scalar_one()
             session.execute(insert(TaskCandidate).values(task_id=new_id, person_id=person_id))
     sign_in(client, "p01_staff1")
-    page = text(client.get("/tasks"))
+    page = text(client.get("/tasks?sort=oldest&unit=P01"))
     assert len(row_ids(page)) == 20 and 'rel="next"' in page and 'rel="prev"' not in page
-    second = text(client.get("/tasks?page=2"))
+    assert 'rel="first"' not in page
+    second = text(client.get(link(page, "next")))
     assert len(row_ids(second)) == 6 and 'rel="prev"' in second and 'rel="next"' not in second
+    assert 'rel="first"' in second and "sort=oldest" in link(second, "prev") and "unit=P01" in link(second, "first")
     assert not set(row_ids(page)) & set(row_ids(second))
+    assert row_ids(text(client.get(link(second, "prev")))) == row_ids(page)
     assert len(row_ids(text(client.get("/tasks?per_page=50")))) == 26
     assert len(row_ids(text(client.get("/tasks?per_page=100000")))) == 20  # bounded page size
+
+
+def link(page: str, rel: str) -> str:
+    return html.unescape(re.search(rf'href="([^"]+)" rel="{rel}"', page).group(1))
+
+
+@pytest.mark.parametrize("cursor", ["%27%3Bdrop", "WyJkdWUiLDAsIngiLDFd", "eyJhIjoxfQ", "a" * 2000])
+def test_a_damaged_cursor_in_the_address_shows_the_first_page(client, declared, cursor):
+    sign_in(client, "p01_staff1")
+    first = row_ids(text(client.get("/tasks")))
+    for name in ("after", "before"):
+        response = client.get(f"/tasks?{name}={cursor}")
+        assert response.status_code == 200 and row_ids(text(response)) == first
+        assert 'rel="prev"' not in text(response)

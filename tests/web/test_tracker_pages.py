@@ -2,7 +2,9 @@
 workbook, and a cross-inspection round; each person sees only what is theirs."""
 from __future__ import annotations
 
+import html
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -168,3 +170,28 @@ def test_the_rounds_list_shows_each_person_the_rounds_they_may_open(app, tracked
     assert f"/rounds/{round_id}" in text(client_for(app, "insp_wang").get("/rounds"))  # the round's inspector
     staff = text(client_for(app, "p02_staff1").get("/rounds"))
     assert f"/rounds/{round_id}" not in staff and "没有你可以查看的检查轮次" in staff
+
+
+def test_the_list_pages_by_cursor_keeping_filters_and_counts(app, tracked):
+    """60 open problems of P01 besides the real one: pages of 50 by next / previous / first links."""
+    from tests.integration.test_keyset_paging import add_case
+    open_problem(tracked)
+    with tracked.db.reading() as session:
+        p01 = session.scalar(select(OrgUnit.id).where(OrgUnit.code == "P01"))
+    for n in range(60):
+        add_case(tracked, p01, tracked.clock.now() + timedelta(days=n % 9), None)
+    auditor = client_for(app, "auditor")
+    first = text(auditor.get(f"/rectifications?unit={p01}&stage=open"))
+    assert first.count('data-instance="') == 50 and "共 61 个问题" in first and 'rel="prev"' not in first
+    second = text(auditor.get(link(first, "next")))
+    assert second.count('data-instance="') == 11 and "共 61 个问题" in second and 'rel="next"' not in second
+    shown = set(re.findall(r'data-instance="(\d+)"', first)) | set(re.findall(r'data-instance="(\d+)"', second))
+    assert len(shown) == 61
+    assert f"unit={p01}" in link(second, "first") and "stage=open" in link(second, "prev")
+    assert text(auditor.get(link(second, "prev"))).count('data-instance="') == 50
+    damaged = text(auditor.get(f"/rectifications?unit={p01}&stage=open&after=bm9wZQ"))
+    assert re.findall(r'data-instance="(\d+)"', damaged) == re.findall(r'data-instance="(\d+)"', first)
+
+
+def link(page: str, rel: str) -> str:
+    return html.unescape(re.search(rf'href="([^"]+)" rel="{rel}"', page).group(1))

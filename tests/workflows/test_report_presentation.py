@@ -87,9 +87,11 @@ def test_happy_path_confirmation_opens_a_rectification_for_the_unit(case):
                               .where(RectificationCase.instance_id == child.id)) is None
     assert names(case, "p02_head", child.id) == []
 
+    # the rectification is launched after the review commits: planned, then reported started
     assert trail(case) == [("start", "owner", "report_presentation"),
                            ("complete", "p01_head", "present"), ("complete", "owner", "review"),
-                           ("complete_instance", "owner", None)]
+                           ("launch_planned", "system", "start_rectification"), ("complete_instance", "owner", None),
+                           ("launch_done", "system", "start_rectification")]
     # the parent does not wait for the rectification: when it closes, nobody is told and nothing breaks
     assert instance(case).completed_at == START
 
@@ -156,7 +158,8 @@ def test_a_late_presentation_is_escalated_to_the_office_and_confirming_withdraws
     assert rows == {"present": "completed", "escalate": "cancelled", "review": "completed"}
     assert [(a, u) for a, u, _s in trail(late)] == [
         ("start", "owner"), ("timer_fired", SCHEDULER.username), ("complete", "p01_head"),
-        ("complete", "owner"), ("complete_instance", "owner")]
+        ("complete", "owner"), ("launch_planned", "system"), ("complete_instance", "owner"),
+        ("launch_done", "system")]
     assert len(children(late)) == 1
 
 

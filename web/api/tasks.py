@@ -20,9 +20,14 @@ class TaskList(MethodView):
     @blp.arguments(TaskListArgs, location="query")
     @blp.response(200, TaskPageSchema)
     def get(self, args):
-        """Open tasks assigned to me or offered to my roles and unit, soonest due first."""
+        """Open tasks assigned to me or offered to my roles and unit, soonest due first.
+
+        Page with `after` = the previous page's `next_after` (cheap at any depth, and a task added
+        meanwhile neither repeats nor hides one); `page` numbers still work."""
         found = inbox.page(runtime(), api_actor(), InboxQuery(**args), with_choices=False)
-        return page_body(found.rows, page=found.query.page, per_page=found.query.per_page, has_next=found.has_next)
+        number = 1 if found.query.after else found.query.page
+        return {**page_body(found.rows, page=number, per_page=found.query.per_page, has_next=found.has_next),
+                "next_after": found.next_after}
 
 
 @blp.route("/<int:task_id>")

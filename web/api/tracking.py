@@ -23,12 +23,11 @@ blp = Blueprint("api_tracking", __name__, url_prefix="", description="交叉检�
 
 def _filters(args: dict, page: int = 1) -> tracker.Filters:
     return tracker.Filters(round_id=args.get("round"), unit_id=args.get("unit"), unit_code=args.get("unit_code"),
-                           stage=args.get("stage"), overdue=args["overdue"], page=page)
+                           stage=args.get("stage"), overdue=args["overdue"], page=page, after=args.get("after"))
 
 
 def _case_page(found: tracker.CaseList, per_page: int) -> dict:
-    return page_body(found.rows, page=found.page, per_page=per_page, has_next=found.page < found.pages,
-                     total=found.total)
+    return page_body(found.rows, page=found.page, per_page=per_page, has_next=found.has_next, total=found.total)
 
 
 @blp.route("/rounds")
@@ -59,7 +58,7 @@ class RoundFindings(MethodView):
         rt = runtime()
         rounds.require_round(rt, round_id)
         found = tracker.list_cases(rt, api_actor(), tracker.Filters(round_id=round_id, page=args["page"]),
-                                   page_size=args["per_page"], clamp=False)
+                                   page_size=args["per_page"])
         return _case_page(found, args["per_page"])
 
 
@@ -68,10 +67,12 @@ class RectificationList(MethodView):
     @blp.arguments(RectificationListArgs, location="query")
     @blp.response(200, RectificationPageSchema)
     def get(self, args):
-        """Every problem I may see, filtered, most urgent first; counts per stage for the filters."""
-        found = tracker.list_cases(runtime(), api_actor(), _filters(args, args["page"]), page_size=args["per_page"],
-                                   clamp=False)
-        return {**_case_page(found, args["per_page"]), "stage_counts": found.stage_counts,
+        """Every problem I may see, filtered, most urgent first; counts per stage for the filters.
+
+        Page with `after` = the previous page's `next_after`; `page` numbers still work."""
+        found = tracker.list_cases(runtime(), api_actor(), _filters(args, args["page"]), page_size=args["per_page"])
+        return {**_case_page(found, args["per_page"]), "next_after": found.next_after,
+                "stage_counts": found.stage_counts,
                 "overdue_total": found.overdue_total, "rounds": found.rounds, "units": found.units}
 
 

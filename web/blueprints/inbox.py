@@ -26,19 +26,21 @@ def root():
 
 
 def _query() -> inbox.InboxQuery:
-    """The filters, sort and page from the address (anything unknown falls back to the default)."""
+    """The filters, sort and position from the address (anything unknown or damaged falls back to the
+    default: a cursor that does not decode gives the first page)."""
     args = request.args
     return inbox.InboxQuery(scope=args.get("scope", "all"), process=args.get("process"), unit=args.get("unit"),
                             period=args.get("period"), overdue=args.get("overdue") == "1",
-                            sort=args.get("sort", "due"), page=args.get("page", 1, type=int),
+                            sort=args.get("sort", "due"), after=args.get("after"), before=args.get("before"),
                             per_page=args.get("per_page", inbox.PAGE_SIZES[0], type=int)).normalised()
 
 
-def _page_url(query: inbox.InboxQuery, page: int) -> str:
+def _page_url(query: inbox.InboxQuery, **cursor) -> str:
+    """The inbox with the same filters, sort and page size, at `cursor` (after= / before=, or none: the first page)."""
     params = {"scope": query.scope, "process": query.process, "unit": query.unit, "period": query.period,
-              "overdue": "1" if query.overdue else None, "sort": query.sort, "page": page,
-              "per_page": query.per_page if query.per_page != inbox.PAGE_SIZES[0] else None}
-    return url_for("inbox.index", **{k: v for k, v in params.items() if v not in (None, "", "all", "due", 1)})
+              "overdue": "1" if query.overdue else None, "sort": query.sort,
+              "per_page": query.per_page if query.per_page != inbox.PAGE_SIZES[0] else None, **cursor}
+    return url_for("inbox.index", **{k: v for k, v in params.items() if v not in (None, "", "all", "due")})
 
 
 @bp.get("/tasks")
@@ -48,10 +50,12 @@ def index():
     result = inbox.page(runtime(), current_actor(), _query())
     query = result.query
     filtered = any((query.process, query.unit, query.period, query.overdue, query.scope != "all"))
+    # "Previous" needs the first row's key; on an empty page past the end only "first page" remains.
+    prev_url = _page_url(query, before=result.prev_before) if result.prev_before else None
     return render_template("inbox/tasks.html", result=result, rows=result.rows, query=query, filtered=filtered,
-                           page_sizes=inbox.PAGE_SIZES,
-                           prev_url=_page_url(query, query.page - 1) if query.page > 1 else None,
-                           next_url=_page_url(query, query.page + 1) if result.has_next else None)
+                           page_sizes=inbox.PAGE_SIZES, prev_url=prev_url,
+                           first_url=_page_url(query) if result.has_prev else None,
+                           next_url=_page_url(query, after=result.next_after) if result.has_next else None)
 
 
 @bp.post("/tasks/<int:task_id>/claim")

@@ -22,10 +22,12 @@ def _int(name: str) -> int | None:
 
 
 def _filters() -> tracker.Filters:
+    """The filters and the position from the address; a damaged cursor is ignored (first page)."""
     stage = request.args.get("stage") or None
     return tracker.Filters(round_id=_int("round"), unit_id=_int("unit"),
                            stage=stage if stage == "open" or stage in STAGES else None,
-                           overdue=request.args.get("overdue") == "1", page=_int("page") or 1)
+                           overdue=request.args.get("overdue") == "1",
+                           after=request.args.get("after"), before=request.args.get("before"))
 
 
 def _stage_label(code: str) -> str:
@@ -39,11 +41,15 @@ def index():
     """Every problem the person may see, filtered, one page at a time."""
     filters = _filters()
     result = tracker.list_cases(runtime(), current_actor(), filters)
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    args = {k: v for k, v in request.args.items() if k in ("round", "unit", "stage", "overdue") and v}
     return render_template("tracker/list.html", result=result, filters=filters, stages=STAGES,
                            stage_label=_stage_label, args=args,
                            export_url=url_for("tracker.export", **args),
-                           page_url=lambda page: url_for("tracker.index", **args, page=page))
+                           first_url=url_for("tracker.index", **args) if result.has_prev else None,
+                           prev_url=url_for("tracker.index", **args, before=result.prev_before)
+                           if result.prev_before else None,
+                           next_url=url_for("tracker.index", **args, after=result.next_after)
+                           if result.has_next else None)
 
 
 @bp.get("/rectifications.xlsx")

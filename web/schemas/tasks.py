@@ -4,8 +4,11 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from engine.services.inbox import PAGE_SIZES, SCOPES, SORTS
+from engine.services import keyset
+from engine.services.inbox import PAGE_SIZES, SCOPES, SEGMENTS, SORTS
 from web.schemas.common import ZonedDateTime, page_of
+
+CURSOR_INVALID = "翻页游标无效（已过期或被改动），请从第一页重新开始 / the cursor is not valid; start again from the first page"
 
 
 class TaskListArgs(ma.Schema):
@@ -16,8 +19,18 @@ class TaskListArgs(ma.Schema):
     period = fields.String(validate=validate.Length(max=32), metadata={"description": "e.g. 2026-11 or 2026-Q4"})
     overdue = fields.Boolean(load_default=False)
     sort = fields.String(load_default="due", validate=validate.OneOf(SORTS))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000),
+                          metadata={"description": "page by number (slower on deep pages); prefer `after`"})
     per_page = fields.Integer(load_default=PAGE_SIZES[0], validate=validate.OneOf(PAGE_SIZES))
+    after = fields.String(validate=validate.Length(max=keyset.MAX_CURSOR_LENGTH),
+                          metadata={"description": "`next_after` of the previous page (same sort): continue "
+                                                   "after its last task; `page` is then ignored"})
+
+    @ma.validates_schema
+    def cursor_of_this_sort(self, data, **_kwargs):
+        if data.get("after") is not None and keyset.decode(data["after"], data.get("sort", "due"),
+                                                           SEGMENTS[data.get("sort", "due")]) is None:
+            raise ma.ValidationError(CURSOR_INVALID, "after")
 
 
 class TaskRowSchema(ma.Schema):
@@ -36,7 +49,8 @@ class TaskRowSchema(ma.Schema):
     mine = fields.Boolean(required=True, metadata={"description": "assigned to me, not only offered"})
 
 
-TaskPageSchema = page_of(TaskRowSchema, "TaskPage")
+class TaskPageSchema(page_of(TaskRowSchema, "TaskPageBase")):
+    next_after = fields.String(allow_none=True, metadata={"description": "pass as `after` for the next page"})
 
 
 class TaskSchema(ma.Schema):

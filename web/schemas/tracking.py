@@ -8,12 +8,20 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from engine.models.tracking import STAGES
+from engine.services import keyset
+from engine.services.tracker import SEGMENTS, SORT_TAG
 from engine.services.tracker_export import files_of
 from web.api import PREFIX
 from web.schemas.common import MAX_ID, ONE_LINE, PageArgs, ZonedDateTime, page_of
 from web.schemas.results import Score
+from web.schemas.tasks import CURSOR_INVALID
 
 # A control character (NUL above all) in a filter can name nothing and PostgreSQL refuses it outright.
+
+
+def _valid_cursor(value: str) -> None:
+    if len(value) > keyset.MAX_CURSOR_LENGTH or keyset.decode(value, SORT_TAG, SEGMENTS) is None:
+        raise ma.ValidationError(CURSOR_INVALID)
 
 
 class RectificationFilterArgs(ma.Schema):
@@ -29,7 +37,9 @@ class RectificationFilterArgs(ma.Schema):
 
 
 class RectificationListArgs(RectificationFilterArgs, PageArgs):
-    pass
+    after = fields.String(validate=_valid_cursor,
+                          metadata={"description": "`next_after` of the previous page: continue after its last "
+                                                   "problem; `page` is then ignored"})
 
 
 class RoundListArgs(PageArgs):
@@ -74,6 +84,7 @@ CasePageSchema = page_of(CaseRowSchema, "CasePage")
 
 
 class RectificationPageSchema(page_of(CaseRowSchema, "RectificationPageBase")):
+    next_after = fields.String(allow_none=True, metadata={"description": "pass as `after` for the next page"})
     stage_counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
                                metadata={"description": "problems per stage among all I may see (unfiltered)"})
     overdue_total = fields.Integer(required=True, metadata={"description": "overdue among all I may see"})
