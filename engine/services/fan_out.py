@@ -150,7 +150,10 @@ def run_chunk(rt: Runtime, fan_out_id: int, size: int | None = None) -> tuple[in
         if session.scalar(select(exists().where(FanOutItem.fan_out_id == fan_out_id))):
             return len(items), False
         now = rt.clock.now()
-        session.execute(update(FanOut).where(FanOut.id == fan_out_id).values(status="done", finished_at=now))
+        finished = session.execute(update(FanOut).where(FanOut.id == fan_out_id, FanOut.status == "running")
+                                   .values(status="done", finished_at=now)).rowcount
+        if not finished:  # a worker with an empty chunk, after the one that finished it: nothing to tell
+            return len(items), True
         audit.record(session, at=now, actor="system", action="launch_done", instance_id=launch.parent_instance_id,
                      subject=launch.element, detail={"launch": fan_out_id, "total": launch.total})
         children.join(rt, session, launch.parent_instance_id, launch.element)

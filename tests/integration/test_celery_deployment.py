@@ -19,7 +19,7 @@ from sqlalchemy import func, insert, select
 
 from engine.models import FanOut, HumanTask, OrgUnit, ProcessInstance
 from engine.runtime import SYSTEM
-from engine.services import api_tokens, deploy
+from engine.services import api_tokens, audit, deploy
 from tests.support.cli import ROOT
 
 UNITS = 600  # three chunks of 250: enough for both workers to take part
@@ -106,6 +106,9 @@ def test_a_month_launched_through_two_web_workers_is_started_once_by_two_celery_
                                                         HumanTask.status == "open")).one()
     assert (books, keys, units) == (UNITS, UNITS, UNITS)  # U1, U2 of the cast and the 598 added
     assert (open_tasks, task_units) == (UNITS, UNITS)
+    with rt.db.reading() as session:  # one worker finished the launch and told the parent, once
+        trail = [event.action for event in audit.instance_trail(session, cycle)]
+    assert trail.count("launch_planned") == 1 and trail.count("launch_done") == 1
     # what the workers report having started adds up to the month: no chunk was done twice
     done = r"kaohe\.run_launch\[[^\]]+\] succeeded in [0-9.]+s: (\d+)"
     reported = [int(n) for log in worker_logs for n in re.findall(done, log)]
