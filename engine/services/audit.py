@@ -44,25 +44,34 @@ _MOVE_HEAD = update(AuditHead).where(AuditHead.id == 1).values(last_event_id=bin
                                                                last_hash=bindparam("event_hash"))
 
 
-def record(session: Session, *, at: datetime, actor: Actor | str, action: str, instance_id: int | None = None,
-           task_guid: str | None = None, subject: str | None = None, detail: dict | None = None,
-           data=None) -> int:
-    """Append one event in the caller's transaction; returns its id.
-
-    Locking the head row keeps the chain linear when several writers append at once. Plain
-    SQL statements rather than ORM objects: this runs on every change and should cost little."""
-    if isinstance(actor, Actor):
-        actor = actor.audit_name
+def _lock_head(session: Session) -> str:
+    """The last event's hash, with the head row locked: the chain stays linear when several
+    writers append at once (the lock is held until the caller's transaction ends)."""
     head = execute(session, _HEAD).first()
     if head is None:
         execute(session, insert(AuditHead).values(id=1, last_event_id=None, last_hash=GENESIS))
-        prev_hash = GENESIS
-    else:
-        prev_hash = head.last_hash
-    values = {"occurred_at": as_utc(at), "actor": actor, "action": action, "instance_id": instance_id,
-              "task_guid": task_guid, "subject": subject, "detail": canonical_json(detail or {}),
-              "data_digest": None if data is None else digest(data), "prev_hash": prev_hash}
+        return GENESIS
+    return head.last_hash
+
+
+def _linked(prev_hash: str, *, at: datetime, actor: Actor | str, action: str, instance_id: int | None = None,
+            task_guid: str | None = None, subject: str | None = None, detail: dict | None = None,
+            data=None) -> dict:
+    """One event's row, chained to the one before it."""
+    values = {"occurred_at": as_utc(at), "actor": actor.audit_name if isinstance(actor, Actor) else actor,
+              "action": action, "instance_id": instance_id, "task_guid": task_guid, "subject": subject,
+              "detail": canonical_json(detail or {}), "data_digest": None if data is None else digest(data),
+              "prev_hash": prev_hash}
     values["hash"] = _event_hash(**values)
+    return values
+
+
+def record(session: Session, **event) -> int:
+    """Append one event in the caller's transaction; returns its id. Keywords: at, actor, action,
+    and optionally instance_id, task_guid, subject, detail (a dict) and data (kept as its digest).
+
+    Plain SQL statements rather than ORM objects: this runs on every change and should cost little."""
+    values = _linked(_lock_head(session), **event)
     event_id = execute(session, _INSERT_EVENT, values).scalar_one()
     execute(session, _MOVE_HEAD, {"event_id": event_id, "event_hash": values["hash"]})
     return event_id
@@ -76,20 +85,10 @@ def record_many(session: Session, events: list[dict]) -> None:
     starts hundreds of children per transaction). Each dict takes `record`'s keyword arguments."""
     if not events:
         return
-    head = execute(session, _HEAD).first()
-    if head is None:
-        execute(session, insert(AuditHead).values(id=1, last_event_id=None, last_hash=GENESIS))
-    prev_hash = head.last_hash if head is not None else GENESIS
-    rows = []
+    rows, prev_hash = [], _lock_head(session)
     for event in events:
-        actor = event["actor"]
-        values = {"occurred_at": as_utc(event["at"]), "actor": actor.audit_name if isinstance(actor, Actor) else actor,
-                  "action": event["action"], "instance_id": event.get("instance_id"),
-                  "task_guid": event.get("task_guid"), "subject": event.get("subject"),
-                  "detail": canonical_json(event.get("detail") or {}),
-                  "data_digest": None if event.get("data") is None else digest(event["data"]), "prev_hash": prev_hash}
-        values["hash"] = prev_hash = _event_hash(**values)
-        rows.append(values)
+        rows.append(_linked(prev_hash, **event))
+        prev_hash = rows[-1]["hash"]
     ids = execute(session, _INSERT_EVENTS, rows).scalars().all()
     execute(session, _MOVE_HEAD, {"event_id": ids[-1], "event_hash": prev_hash})
 
