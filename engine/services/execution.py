@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
@@ -10,7 +12,7 @@ from sqlalchemy.orm import Session
 from engine.bpmn import spiff_clock
 from engine.bpmn.scripting import original_error
 from engine.bpmn.serializer import STATE_SERIALIZER
-from engine.bpmn.timers import next_timer_due
+from engine.bpmn.timers import waiting_timer_due
 from engine.models.instance import ACTIVE_STATUSES
 from engine.runtime import Actor, Runtime
 from engine.services import audit, rows, tracking
@@ -75,16 +77,41 @@ def _run_engine(workflow: BpmnWorkflow) -> tuple[str | None, str | None]:
         return element, message[:4000]
 
 
-def derive_status(workflow: BpmnWorkflow, error_element: str | None) -> str:
-    if error_element is not None or workflow.get_tasks(state=TaskState.ERROR):
+@dataclass(frozen=True)
+class Scan:
+    """What the saved row needs to know of a workflow, found in one walk over its task tree."""
+
+    failed: bool
+    ready: dict  # guid -> READY user or manual task
+    next_timer: datetime | None
+
+
+def scan(workflow: BpmnWorkflow) -> Scan:
+    failed, ready, due = False, {}, []
+    for task in workflow.get_tasks():
+        if task.state == TaskState.ERROR:
+            failed = True
+        elif task.state == TaskState.READY and task.task_spec.manual:
+            ready[str(task.id)] = task
+        elif (moment := waiting_timer_due(task)) is not None:
+            due.append(moment)
+    return Scan(failed, ready, min(due, default=None))
+
+
+def status_from(workflow: BpmnWorkflow, error_element: str | None, found: Scan) -> str:
+    if error_element is not None or found.failed:
         return "error"
     if workflow.is_completed():
         return "completed"
-    if workflow.get_tasks(state=TaskState.READY, manual=True):
+    if found.ready:
         return "waiting_person"
-    if next_timer_due(workflow) is not None:
+    if found.next_timer is not None:
         return "waiting_timer"
     return "running"
+
+
+def derive_status(workflow: BpmnWorkflow, error_element: str | None) -> str:
+    return status_from(workflow, error_element, scan(workflow))
 
 
 def save(rt: Runtime, session: Session, instance: InstanceRecord, workflow: BpmnWorkflow,
@@ -99,12 +126,13 @@ def save(rt: Runtime, session: Session, instance: InstanceRecord, workflow: Bpmn
     instance.state = STATE_SERIALIZER.dumps(workflow)
     instance.serializer_version = STATE_SERIALIZER.version
     instance.updated_at = now
+    found = scan(workflow)
     if instance.status not in ("suspended", "terminated"):
-        instance.status = derive_status(workflow, error_element)
+        instance.status = status_from(workflow, error_element, found)
     instance.error_element = error_element if instance.status == "error" else None
     instance.error_message = error_message if instance.status == "error" else None
     # Suspended, finished and broken instances must not be woken by the scheduler.
-    instance.next_timer_at = next_timer_due(workflow) if instance.status in ACTIVE_STATUSES else None
+    instance.next_timer_at = found.next_timer if instance.status in ACTIVE_STATUSES else None
     if instance.status == "completed" and instance.completed_at is None:
         instance.completed_at = now
     rows.write(session, instance)

@@ -14,12 +14,11 @@ from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from engine.bpmn.serializer import STATE_SERIALIZER
-from engine.bpmn.timers import waiting_timer_due
 from engine.models import ProcessInstance
 from engine.models.instance import ACTIVE_STATUSES
 from engine.runtime import Runtime
 from engine.services import audit, children, tracking
-from engine.services.execution import run_engine
+from engine.services.execution import run_engine, scan, status_from
 from engine.services.instances import short_text
 from engine.services.projection import Lookups, insert_tasks
 from engine.services.rows import InstanceRecord, execute
@@ -75,25 +74,17 @@ def start_many(rt: Runtime, session: Session, version, started_by: str, entries:
 
 
 def _settle(record: InstanceRecord, workflow: BpmnWorkflow, error: tuple, now) -> dict:
-    """What `execution.save` decides for a fresh instance (state, status, next wake-up), from one
-    walk over the task tree instead of one per question; returns the READY people's tasks."""
+    """What `execution.save` decides for a fresh instance: state, status, next wake-up; returns the
+    READY people's tasks."""
     error_element, error_message = error
-    failed, ready, due = error_element is not None, {}, []
-    for task in workflow.get_tasks():
-        if task.state == TaskState.ERROR:
-            failed = True
-        elif task.state == TaskState.READY and task.task_spec.manual:
-            ready[str(task.id)] = task
-        elif (moment := waiting_timer_due(task)) is not None:
-            due.append(moment)
+    found = scan(workflow)
     record.state = STATE_SERIALIZER.dumps(workflow)
-    record.status = ("error" if failed else "completed" if workflow.is_completed() else
-                     "waiting_person" if ready else "waiting_timer" if due else "running")
+    record.status = status_from(workflow, error_element, found)
     record.error_element = error_element if record.status == "error" else None
     record.error_message = error_message if record.status == "error" else None
-    record.next_timer_at = min(due) if due and record.status in ACTIVE_STATUSES else None
+    record.next_timer_at = found.next_timer if record.status in ACTIVE_STATUSES else None
     record.completed_at = now if record.status == "completed" else None
-    return ready if record.status in ACTIVE_STATUSES else {}
+    return found.ready if record.status in ACTIVE_STATUSES else {}
 
 
 def _after_start(rt: Runtime, session: Session, record: InstanceRecord, workflow, loaded, now) -> None:

@@ -32,7 +32,7 @@
     }, 300);
   }
 
-  function start(anchor, text, download) {
+  function start(anchor, text) {
     var box = indicator(text);
     anchor.insertAdjacentElement("afterend", box);
     return box;
