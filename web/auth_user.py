@@ -57,8 +57,8 @@ def web_user(actor: Actor) -> WebUser:
 def load_user(user_id: str) -> WebUser | None:
     if not user_id.isdigit():
         return None
-    actor = people.actor_by_id(runtime(), int(user_id))
-    return web_user(actor) if actor is not None else None
+    found = people.signed_in(runtime(), int(user_id))
+    return WebUser(found.actor, found.display_name, found.language) if found is not None else None
 
 
 def _end_old_sessions() -> None:

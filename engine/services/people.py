@@ -1,6 +1,8 @@
 """People as users: accounts, passwords and the Actor a service call runs as."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
@@ -28,10 +30,26 @@ def actor_for(person: Person) -> Actor:
     return Actor(person.username, person.id, person.unit_id, frozenset(person.role_codes))
 
 
-def actor_by_id(rt: Runtime, person_id: int) -> Actor | None:
+@dataclass(frozen=True)
+class SignedIn:
+    """What every request of a signed-in person needs: who they are and how to greet them."""
+    actor: Actor
+    display_name: str
+    language: str | None
+
+
+def signed_in(rt: Runtime, person_id: int) -> SignedIn | None:
+    """The active person with their roles and profile, in one query (it runs on every page)."""
     with rt.db.reading() as session:
-        person = session.get(Person, person_id)
-        return actor_for(person) if person is not None and person.active else None
+        rows = session.execute(
+            select(Person.username, Person.unit_id, Person.display_name, Person.language, PersonRole.role)
+            .outerjoin(PersonRole, PersonRole.person_id == Person.id)
+            .where(Person.id == person_id, Person.active.is_(True))).all()
+    if not rows:
+        return None
+    first = rows[0]
+    roles = frozenset(row.role for row in rows if row.role is not None)
+    return SignedIn(Actor(first.username, person_id, first.unit_id, roles), first.display_name, first.language)
 
 
 def authenticate(rt: Runtime, username: str, password: str, *, source: str | None = None) -> Actor | None:

@@ -111,6 +111,22 @@ def test_the_instance_page_shows_a_running_launch_and_refreshes_until_it_is_done
     assert "已启动 7 / 7" in page and "已全部启动" in page and 'http-equiv="refresh"' not in page
 
 
+def test_the_instance_api_reports_how_far_a_launch_has_come(rt, people, small_chunks, seven_units, monkeypatch):
+    from tests.api.conftest import ApiClient, token_for
+    deploy_cycle(rt, people.owner)
+    crash_after(monkeypatch, 1)
+    parent = instances.start(rt, "cycle", people.owner, data={"units": UNITS, "period": "2026-03"})
+    app = create_app({"TESTING": True, "KAOHE_RUNTIME": rt, "START_SCHEDULER": False})
+    api = ApiClient(app.test_client(), token_for(rt, people.owner))
+    [launch] = api.get(f"/api/v1/instances/{parent}").get_json()["launches"]
+    assert {key: launch[key] for key in ("status", "total", "started", "percent")} == {
+        "status": "running", "total": 7, "started": 2, "percent": 28}
+    monkeypatch.undo()
+    fan_out.run(rt, launch["id"])
+    [launch] = api.get(f"/api/v1/instances/{parent}").get_json()["launches"]
+    assert (launch["status"], launch["started"], launch["percent"]) == ("done", 7, 100)
+
+
 def test_the_command_line_lists_launches_and_finishes_one_with_a_progress_bar(rt, people, seven_units, monkeypatch):
     deploy_cycle(rt, people.owner)
     crash_after(monkeypatch, 0)  # nothing started in this process

@@ -103,3 +103,18 @@ def test_no_message_is_translated_twice():
             seen.add(key)
             context = None
     assert duplicates == []
+
+
+def test_row_urls_built_once_match_url_for_for_every_id_and_under_a_script_root(rt):
+    from flask import url_for
+
+    from web import create_app
+    from web.templating import id_url
+    app = create_app({"TESTING": True, "START_SCHEDULER": False, "KAOHE_RUNTIME": rt})
+    for root in ("", "/kaohe"):
+        with app.test_request_context("/tasks", base_url=f"http://localhost{root}"):
+            show, claim = id_url("task.show", "task_id"), id_url("inbox.claim", "task_id")
+            for task_id in (1, 42, 2147483646, 2147483647):
+                assert show(task_id) == url_for("task.show", task_id=task_id)
+                assert claim(task_id) == url_for("inbox.claim", task_id=task_id)
+            assert show(7).startswith(f"{root}/")

@@ -60,6 +60,9 @@ def _instance_body(page: instance_views.InstancePage) -> dict:
         "open_tasks": open_tasks,
         "timers": [{"element_id": element, "due_at": due} for element, due in view.timers],
         "children": [{"spawned_by": g.spawned_by, "total": g.total, "counts": g.counts} for g in page.children],
+        "launches": [{"id": launch.id, "element": launch.element, "process_id": launch.process_id,
+                      "status": launch.status, "total": launch.total, "started": launch.started,
+                      "percent": launch.percent} for launch in page.launches],
         "active_elements": view.active_elements, "data": view.data,
     }
 

@@ -7,6 +7,7 @@ from flask_login import login_required
 
 from engine.services import inbox, tasks
 from web.auth_user import current_actor, runtime
+from web.templating import id_url
 
 bp = Blueprint("inbox", __name__)
 
@@ -43,6 +44,11 @@ def _page_url(query: inbox.InboxQuery, **cursor) -> str:
     return url_for("inbox.index", **{k: v for k, v in params.items() if v not in (None, "", "all", "due")})
 
 
+def _row_urls() -> dict:
+    return {name: id_url(endpoint, "task_id") for name, endpoint in (
+        ("show", "task.show"), ("claim", "inbox.claim"), ("unclaim", "inbox.unclaim"), ("delegate", "task.delegate"))}
+
+
 @bp.get("/tasks")
 @login_required
 def index():
@@ -53,7 +59,7 @@ def index():
     # "Previous" needs the first row's key; on an empty page past the end only "first page" remains.
     prev_url = _page_url(query, before=result.prev_before) if result.prev_before else None
     return render_template("inbox/tasks.html", result=result, rows=result.rows, query=query, filtered=filtered,
-                           page_sizes=inbox.PAGE_SIZES, prev_url=prev_url,
+                           page_sizes=inbox.PAGE_SIZES, prev_url=prev_url, row_url=_row_urls(),
                            first_url=_page_url(query) if result.has_prev else None,
                            next_url=_page_url(query, after=result.next_after) if result.has_next else None)
 

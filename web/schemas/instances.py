@@ -78,6 +78,16 @@ class ChildCountSchema(ma.Schema):
                          metadata={"description": "status → number of children"})
 
 
+class LaunchSchema(ma.Schema):
+    id = fields.Integer(required=True)
+    element = fields.String(required=True, metadata={"description": "the step that starts the children"})
+    process_id = fields.String(required=True, metadata={"description": "the children's process"})
+    status = fields.String(required=True, metadata={"description": "running, done or cancelled"})
+    total = fields.Integer(required=True)
+    started = fields.Integer(required=True)
+    percent = fields.Integer(required=True)
+
+
 class InstanceSchema(ma.Schema):
     id = fields.Integer(required=True)
     title = fields.String(required=True)
@@ -100,6 +110,8 @@ class InstanceSchema(ma.Schema):
     timers = fields.List(fields.Nested(InstanceTimerSchema), required=True, metadata={"description": "waiting timers"})
     children = fields.List(fields.Nested(ChildCountSchema), required=True,
                            metadata={"description": "instances it started, by starting element"})
+    launches = fields.List(fields.Nested(LaunchSchema), required=True,
+                           metadata={"description": "children its steps start in chunks, newest first"})
     active_elements = fields.List(fields.String(), required=True,
                                   metadata={"description": "diagram elements where a token is now"})
     data = fields.Dict(required=True, metadata={"description": "the case data as of the latest step"})

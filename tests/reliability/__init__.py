@@ -1,0 +1,1 @@
+"""Reliability: concurrent users, crashes, database outages, upgrades, backups, limits (issue 9)."""
