@@ -5,7 +5,9 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Iterator
 
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import DateTime, MetaData, create_engine, event, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
@@ -37,6 +39,18 @@ class UtcDateTime(TypeDecorator):
 
     def process_result_value(self, value: datetime | None, dialect):
         return None if value is None else as_utc(value)
+
+
+# A database that cannot be reached must not hold a request (or a scheduler job) for long.
+CONNECT_TIMEOUT_SECONDS = 3
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Could the database not be reached (down, restarting, connection lost, pool exhausted)?
+    Such work did not happen and can be tried again later, unlike a failed constraint or a bug."""
+    if isinstance(error, (OperationalError, InterfaceError, PoolTimeout)):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 class Base(DeclarativeBase):
@@ -82,7 +96,12 @@ class Database:
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
         else:
+            # pre-ping drops connections the server closed (a restart, an outage) before a request
+            # uses one, so the same process serves again as soon as the database is back; the short
+            # connect timeout makes a request answer "unavailable" within seconds instead of hanging.
             kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
+            if "connect_timeout" not in make_url(url).query:
+                kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
         self.engine = create_engine(url, **kwargs)
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
+from engine.db import is_unavailable
 from engine.models import ProcessInstance
 from engine.models.instance import ACTIVE_STATUSES
 from engine.runtime import Runtime
@@ -23,6 +24,9 @@ WAKE_MARGIN = timedelta(milliseconds=20)
 # a deadline weeks away: holding them all would cost memory and seconds at every start); a job every
 # HORIZON / 6 picks up those that have come within it, so each still wakes at its moment.
 HORIZON = timedelta(hours=1)
+# A job that could not reach the database is tried again this much later (not at its next regular
+# moment, which for the calendar is a day away): what fell due in an outage fires once it is over.
+RETRY_AFTER = timedelta(seconds=3)
 
 
 class TimerScheduler:
@@ -33,8 +37,8 @@ class TimerScheduler:
     def start(self) -> None:
         self.rt.db.after_commit_hooks.append(self._after_commit)
         self.scheduler.start()
-        self.rebuild(within=HORIZON)
-        self.scheduler.add_job(lambda: self.rebuild(within=HORIZON), "interval", seconds=HORIZON.total_seconds() / 6,
+        self._rebuild_guarded(HORIZON)
+        self.scheduler.add_job(self._rebuild_guarded, "interval", args=[HORIZON], seconds=HORIZON.total_seconds() / 6,
                                id="horizon", replace_existing=True, coalesce=True)
         # Reminders for tasks falling due within a day: an index range every minute.
         self.scheduler.add_job(self._remind, "interval", seconds=60, id="reminders", replace_existing=True,
@@ -42,6 +46,9 @@ class TimerScheduler:
         # Launches of child instances: those of a worker that died, or all of them when this process
         # is the one that runs them (KAOHE_WORK_QUEUE=scheduler).
         self.scheduler.add_job(self._sweep_launches, "interval", seconds=5, id="launches", replace_existing=True,
+                               coalesce=True, max_instances=1)
+        # Background jobs (exports, imports) the same way, and their result files once expired.
+        self.scheduler.add_job(self._sweep_jobs, "interval", seconds=5, id="jobs", replace_existing=True,
                                coalesce=True, max_instances=1)
         # Catch up the calendar (meetings missed while down), then wait for the next firing.
         self.scheduler.add_job(self._run_calendar, id="calendar", replace_existing=True,
@@ -56,8 +63,20 @@ class TimerScheduler:
         """For a scheduler in its own process (`kaohe scheduler`): web workers' commits do not reach
         its after-commit hook, so every `interval` seconds it picks up the timers falling due within
         the next two intervals (an index range on next_timer_at, not a scan of all instances)."""
-        self.scheduler.add_job(lambda: self.rebuild(within=timedelta(seconds=2 * interval)), "interval",
+        self.scheduler.add_job(self._rebuild_guarded, "interval", args=[timedelta(seconds=2 * interval)],
                                seconds=interval, id="watch", replace_existing=True, coalesce=True)
+
+    def _rebuild_guarded(self, within: timedelta) -> None:
+        """rebuild() as a job: a database outage is logged and, at start, retried shortly."""
+        try:
+            self.rebuild(within=within)
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            log.warning("database unavailable, timers not reloaded; retrying: %s", _first_line(error))
+            self.scheduler.add_job(self._rebuild_guarded, "date", args=[within], id="rebuild-retry",
+                                   run_date=self.rt.clock.now() + RETRY_AFTER, replace_existing=True,
+                                   misfire_grace_time=None, coalesce=True)
 
     def rebuild(self, within: timedelta | None = None) -> int:
         query = select(ProcessInstance.id, ProcessInstance.next_timer_at).where(
@@ -83,26 +102,42 @@ class TimerScheduler:
         from engine.services.reminders import send_due_reminders
         try:
             send_due_reminders(self.rt)
-        except Exception:  # tried again in a minute; never kill the scheduler thread
-            log.exception("due reminders failed")
+        except Exception as error:  # tried again in a minute; never kill the scheduler thread
+            _log_failure("due reminders failed", error)
 
     def _sweep_launches(self) -> None:
         from engine.services import fan_out
         try:
             fan_out.sweep(self.rt, stalled_only=self.rt.settings.work_queue != "scheduler")
-        except Exception:  # tried again in a few seconds; never kill the scheduler thread
-            log.exception("resuming launches failed")
+        except Exception as error:  # tried again in a few seconds; never kill the scheduler thread
+            _log_failure("resuming launches failed", error)
+
+    def _sweep_jobs(self) -> None:
+        from engine.services import jobs
+        try:
+            jobs.sweep(self.rt)
+        except Exception as error:  # tried again in a few seconds; never kill the scheduler thread
+            _log_failure("resuming background jobs failed", error)
 
     def _run_calendar(self) -> None:
         from engine.calendar import next_firings, parse_time_of_day
         from engine.services.calendar_jobs import run_calendar
+        retry_soon = False
         try:
             run_calendar(self.rt)
-        except Exception:  # retried at the next arming; never kill the scheduler thread
-            log.exception("calendar run failed")
+        except Exception as error:  # never kill the scheduler thread
+            _log_failure("calendar run failed", error)
+            # A meeting due in an outage is held as soon as the database is back; any other failure
+            # is retried at the next arming.
+            retry_soon = is_unavailable(error)
         settings = self.rt.settings
-        [upcoming] = next_firings(self.rt.clock.now(), settings.timezone, 1, parse_time_of_day(settings.calendar_time))
-        self.scheduler.add_job(self._run_calendar, "date", run_date=upcoming.scheduled_for + WAKE_MARGIN,
+        if retry_soon:
+            run_at = self.rt.clock.now() + RETRY_AFTER
+        else:
+            [upcoming] = next_firings(self.rt.clock.now(), settings.timezone, 1,
+                                      parse_time_of_day(settings.calendar_time))
+            run_at = upcoming.scheduled_for + WAKE_MARGIN
+        self.scheduler.add_job(self._run_calendar, "date", run_date=run_at,
                                id="calendar", replace_existing=True, misfire_grace_time=None, coalesce=True)
 
     def _after_commit(self, session) -> None:
@@ -118,5 +153,21 @@ class TimerScheduler:
                     row = session.get(ProcessInstance, instance_id)
                     if row is not None and row.status in ACTIVE_STATUSES:
                         self.schedule(instance_id, row.next_timer_at)
-        except Exception:  # one broken instance must not stop the scheduler thread
-            log.exception("waking instance %s failed", instance_id)
+        except Exception as error:  # one broken instance must not stop the scheduler thread
+            _log_failure(f"waking instance {instance_id} failed", error)
+            if is_unavailable(error):  # nothing was fired (the transaction never committed): try again
+                self.scheduler.add_job(self._wake, "date", run_date=self.rt.clock.now() + RETRY_AFTER,
+                                       args=[instance_id], id=f"instance-{instance_id}", replace_existing=True,
+                                       misfire_grace_time=None, coalesce=True)
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0]
+
+
+def _log_failure(what: str, error: Exception) -> None:
+    """An outage is expected and retried: one line, not a traceback every few seconds."""
+    if is_unavailable(error):
+        log.warning("%s: database unavailable, will retry: %s", what, _first_line(error))
+    else:
+        log.exception(what)

@@ -1,4 +1,4 @@
-"""Celery workers for fan-out work, when one machine's web process should not do it.
+"""Celery workers for fan-out work and background jobs, when one machine's web process should not do it.
 
     KAOHE_WORK_QUEUE=celery KAOHE_BROKER_URL=redis://127.0.0.1:6379/0 \\
         celery -A engine.worker worker --concurrency 1 --loglevel INFO
@@ -47,6 +47,21 @@ def run_launch(self, fan_out_id: int) -> int:
     except OperationalError as error:
         log.warning("launch %s: database unavailable, retrying: %s", fan_out_id, error)
         raise self.retry(exc=error)
+
+
+@app.task(name="kaohe.run_job", bind=True, max_retries=None, default_retry_delay=5)
+def run_job(self, job_id: int) -> str | None:
+    """Run a background job (an export or import, engine/services/jobs.py) if nobody else runs it."""
+    from engine.services import jobs
+    try:
+        return jobs.run(runtime(), job_id)
+    except OperationalError as error:
+        log.warning("job %s: database unavailable, retrying: %s", job_id, error)
+        raise self.retry(exc=error)
+
+
+def queue_job(job_id: int) -> None:
+    run_job.delay(job_id)
 
 
 def queue_launch(fan_out_id: int, chunks: int) -> None:

@@ -17,7 +17,7 @@ from tests.support.people import make_people
 
 # Fixtures shared by several folders: the scored organisation of tests/support/scoring.py.
 pytest_plugins = ["tests.support.scoring", "tests.support.probes", "tests.support.staff",
-                  "tests.support.rectifications"]
+                  "tests.support.rectifications", "tests.support.databases"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

@@ -44,6 +44,11 @@ def _check_secret(settings: Settings) -> None:
                            "KAOHE_SECRET_KEY (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)")
 
 
+def request_limits(settings: Settings) -> dict:
+    from web.limits import config_for
+    return config_for(settings)
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the app. `config` may carry KAOHE_RUNTIME (a ready Runtime) and any Flask setting."""
     config = dict(config or {})
@@ -62,15 +67,15 @@ def create_app(config: dict | None = None) -> Flask:
         REMEMBER_COOKIE_SECURE=rt.settings.secure_cookies,
         REMEMBER_COOKIE_SAMESITE="Lax",
         KAOHE_TIMEZONE=rt.settings.timezone,
-        # A form may carry up to ten evidence files of the largest accepted size, plus its fields.
-        MAX_CONTENT_LENGTH=int((rt.settings.max_upload_mb * 10 + 2) * 1024 * 1024),
+        # The request body, a form's fields and their text, bounded (web/limits.py, KAOHE_MAX_REQUEST_MB ...).
+        **request_limits(rt.settings),
         # A form may stay open for as long as the session lives; an expired token would lose the typing.
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.config.update(config)
     app.extensions["kaohe"] = rt
 
-    from web import api, auth_user, errors, i18n, login_limits, security, templating
+    from web import api, auth_user, errors, i18n, limits, login_limits, security, templating
     from web.blueprints import register_blueprints
 
     csrf.init_app(app)
@@ -79,6 +84,7 @@ def create_app(config: dict | None = None) -> Flask:
     templating.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    limits.init_app(app)
     register_blueprints(app)
     api.init_app(app)
     login_limits.init_app(app, rt.settings.ratelimit_storage)

@@ -13,8 +13,11 @@ from engine.runtime import SYSTEM, Runtime
 from engine.settings import Settings
 from web.cli_quarterly import interviews as interviews_command, publicity as publicity_command
 from web.cli_audit import audit as audit_command
+from web.cli_backup import backup as backup_command, restore as restore_command
+from web.cli_check import check as check_command
 from web.cli_tokens import token as token_command
 from web.cli_launches import launches as launches_command
+from web.cli_instances import instances as instances_command
 from web.cli_results import results as results_command
 
 
@@ -283,8 +286,10 @@ def org_import(files: tuple[str, ...]) -> None:
     every problem is listed with its file, sheet, row and column, nothing is written, and the exit code is 1.
     """
     from engine.services.org_io import import_org
+    from web.cli_progress import progress_bar
     try:
-        report = import_org(_runtime(), files, SYSTEM)
+        with progress_bar() as progress:
+            report = import_org(_runtime(), files, SYSTEM, progress=progress)
     except KaoheError as error:
         _fail_org_import(error)
     for line in report.lines(_language()):
@@ -304,8 +309,10 @@ def org_export(file: str, english_headers: bool) -> None:
     FILE.xlsx: one workbook with a units sheet and a people sheet. NAME.csv: a CSV file holds one
     table, so it writes NAME-units.csv and NAME-people.csv next to each other (UTF-8 with a BOM)."""
     from engine.services.org_io import export_org
+    from web.cli_progress import progress_bar
     try:
-        written = export_org(_runtime(), file, language="en" if english_headers else "zh")
+        with progress_bar() as progress:
+            written = export_org(_runtime(), file, language="en" if english_headers else "zh", progress=progress)
     except KaoheError as error:
         _fail(error)
     for path in written:
@@ -357,9 +364,11 @@ def scores_import(file: str) -> None:
     reason) are not added again. If anything is wrong, every problem is listed with its sheet, row and
     column, nothing is written, and the exit code is 1."""
     from engine.services.score_sheets import import_scores
+    from web.cli_progress import progress_bar
     language = _language()
     try:
-        report = import_scores(_runtime(), Path(file).read_bytes(), Path(file).name, SYSTEM)
+        with progress_bar() as progress:
+            report = import_scores(_runtime(), Path(file).read_bytes(), Path(file).name, SYSTEM, progress)
     except KaoheError as error:
         problems = getattr(error, "problems", None)
         if not problems:
@@ -377,7 +386,11 @@ main.add_command(publicity_command)
 main.add_command(interviews_command)
 main.add_command(token_command)
 main.add_command(audit_command)
+main.add_command(backup_command)
+main.add_command(restore_command)
+main.add_command(check_command)
 main.add_command(launches_command)
+main.add_command(instances_command)
 
 if __name__ == "__main__":
     main()

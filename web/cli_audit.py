@@ -50,9 +50,11 @@ def audit_export(instance_id: int | None, fmt: str | None, output: str) -> None:
     from engine.services import audit_export as export_service
     fmt = fmt or ("csv" if output.lower().endswith(".csv") else "xlsx")
     rt, language = _cli()._runtime(), "en" if _cli()._language().startswith("en") else "zh"
+    from web.cli_progress import progress_bar
     try:
-        export = export_service.export_chain(rt, SYSTEM, fmt, language) if instance_id is None else \
-            export_service.export_case(rt, SYSTEM, instance_id, fmt, language)
+        with progress_bar() as progress:
+            export = export_service.export_chain(rt, SYSTEM, fmt, language, progress) if instance_id is None \
+                else export_service.export_case(rt, SYSTEM, instance_id, fmt, language)
     except KaoheError as error:
         _cli()._fail(error)
     Path(output).write_bytes(export.content)

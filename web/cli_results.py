@@ -23,8 +23,8 @@ def results(period: str | None, quarter: str | None, output_format: str, output:
             language: str | None) -> None:
     """Per unit: own score by area, adjustments, fused score, rank in category, rewards, last-place,
     shortlist and full-marks flags; per person: the weighted score and the political check."""
-    from engine.services import results as results_service
-    from engine.services import results_export
+    from engine.services import result_store, results_export
+    from web.cli_progress import progress_bar
     settings = Settings.from_env()
     language = language or ("en" if settings.language.startswith("en") else "zh")
     if bool(period) == bool(quarter):
@@ -32,7 +32,9 @@ def results(period: str | None, quarter: str | None, output_format: str, output:
     if output_format in ("csv", "xlsx") and output is None:
         raise click.UsageError(f"--format {output_format} needs --output FILE")
     try:
-        computed = results_service.compute(Runtime(settings), period or quarter)
+        # The stored results, recomputed here (with a bar on a terminal) when an input changed since.
+        with progress_bar() as progress:
+            computed = result_store.current_results(Runtime(settings), period or quarter, progress)
     except KaoheError as error:
         click.echo(click.style(error.text(language), fg="red"), err=True)
         for field, message in getattr(error, "field_errors", {}).items():
@@ -47,7 +49,9 @@ def results(period: str | None, quarter: str | None, output_format: str, output:
             click.echo(str(path))
         return
     else:
-        click.echo(str(results_export.write_xlsx(computed, output, language)))
+        with progress_bar() as progress:
+            written = results_export.write_xlsx(computed, output, language, progress)
+        click.echo(str(written))
         return
     if output:
         output.write_text(text, encoding="utf-8")

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from engine.db import is_unavailable
 from engine.errors import (Conflict, DeploymentRejected, InvalidState, KaoheError, NotFound, PermissionDenied,
                            ValidationFailed)
 from web.i18n import current_language
@@ -28,6 +31,7 @@ TITLES = {
     422: _l("提交内容有误"),
     429: _l("请求过于频繁"),
     500: _l("服务器出错"),
+    503: _l("服务暂时不可用"),
 }
 HTTP_MESSAGES = {
     400: _l("请求无法处理，请返回重试。"),
@@ -145,6 +149,9 @@ def handle_http_error(error: HTTPException):
 
 def handle_unexpected(error: Exception):
     """Log the traceback under a short reference a person can quote to support."""
+    cause = getattr(error, "original_exception", None) or error  # e.g. raised in an after_request
+    if is_unavailable(cause):
+        return handle_database_unavailable(cause)
     reference = uuid.uuid4().hex[:8]
     current_app.logger.error("unhandled error ref=%s on %s %s", reference, request.method, request.path,
                              exc_info=error)
@@ -159,7 +166,38 @@ def handle_unexpected(error: Exception):
         return f"500 服务器出错 / server error. ref: {reference}", 500, plain
 
 
+# How long a client should wait before trying again while the database is away.
+RETRY_AFTER_SECONDS = 10
+
+
+def handle_database_unavailable(error: Exception):
+    """The database cannot be reached (down, restarting): nothing was done, so say "try again
+    shortly" with 503 and Retry-After instead of a server error, and log one line (not a traceback
+    per request while it lasts)."""
+    if not is_unavailable(error):
+        return handle_unexpected(error)
+    current_app.logger.warning("database unavailable on %s %s: %s", request.method, request.path,
+                               str(error).splitlines()[0] if str(error) else type(error).__name__)
+    # The page must not ask the database who is signed in (it would fail again): show it as to a
+    # visitor; the language still follows ?lang= and the cookie.
+    g._login_user = current_app.login_manager.anonymous_user()
+    message = str(_l("服务暂时不可用（数据库无法连接），请稍后再试。"))
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    try:
+        if is_api_request():
+            return api_error(503, "database_unavailable", message, headers=headers)
+        response, status = error_page(503, message)
+        return response, status, headers
+    except Exception:  # the page itself failed: plain text, still no traceback
+        current_app.logger.exception("unavailable page failed")
+        plain = {"Content-Type": "text/plain; charset=utf-8", **headers}
+        return f"503 服务暂时不可用 / service unavailable (database). {message}", 503, plain
+
+
 def init_app(app: Flask) -> None:
+    # DBAPIError covers every driver error; the handler passes on those that are not an outage.
+    app.register_error_handler(DBAPIError, handle_database_unavailable)
+    app.register_error_handler(PoolTimeout, handle_database_unavailable)
     app.register_error_handler(KaoheError, handle_engine_error)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_error)

@@ -26,6 +26,7 @@ AUDIT_ACTIONS = {
     "deploy": _l("部署"),
     "upload": _l("上传文件"),
     "audit_exported": _l("导出审计记录"),
+    "instance_migrated": _l("迁移到新版本"),
 }
 
 TASK_STATUSES = {

@@ -32,8 +32,10 @@ def mark_download_done(response):
     """web/static/busy.js shows a progress bar while a long download is prepared; a download asked
     for with download_token=T answers with the cookie kaohe_download=T so the page knows it arrived
     (the token is the page's own random value, not a secret, so scripts may read the cookie)."""
+    if not response.headers.get("Content-Disposition", "").startswith("attachment"):
+        return response  # and the form is left unread: a refused (413) body must not be parsed here
     token = request.values.get("download_token", "")
-    if DOWNLOAD_TOKEN.fullmatch(token) and response.headers.get("Content-Disposition", "").startswith("attachment"):
+    if DOWNLOAD_TOKEN.fullmatch(token):
         response.set_cookie("kaohe_download", token, max_age=120, path="/", samesite="Strict",
                             secure=request.is_secure, httponly=False)
     return response

@@ -19,6 +19,9 @@ from engine.bpmn.parser import KaoheBpmnParser
 from engine.errors import DeploymentRejected, Problem
 from engine.models.org import ROLES
 
+_DOCTYPE_IN_PROLOG = re.compile(r"\ufeff?\s*(<\?xml[^>]*\?>\s*)?(<!--.*?-->\s*)*<!DOCTYPE", re.S)
+# Entities are never expanded, no DTD or network is loaded, and libxml2's size guards stay on.
+SAFE_XML = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True, huge_tree=False)
 ROLE_CODE_LENGTH = 32  # task_candidate.role
 KNOWN_LANE_NAMES = set(ROLES) | {zh for zh, _en in ROLES.values()}
 
@@ -211,10 +214,19 @@ class Bundle:
         if file.kind == "form":
             self.problems.extend(Problem(file.name, None, zh, en) for zh, en in forms.schema_problems(file.content))
             return
+        # BPMN and DMN need no DTD; one only serves entity tricks (billion laughs, external files).
+        no_dtd = Problem(file.name, None, "不允许 DOCTYPE 或实体声明（<!DOCTYPE …>、<!ENTITY …>）",
+                         "a DOCTYPE or entity declaration (<!DOCTYPE …>, <!ENTITY …>) is not allowed")
+        if _DOCTYPE_IN_PROLOG.match(file.content):
+            self.problems.append(no_dtd)
+            return
         try:
-            root = etree.fromstring(file.content.encode("utf-8"))
+            root = etree.fromstring(file.content.encode("utf-8"), parser=SAFE_XML)
         except etree.XMLSyntaxError as exc:
             self.problems.append(_problem_from_exception(file.name, exc))
+            return
+        if root.getroottree().docinfo.doctype:  # however it got past the look at the prolog
+            self.problems.append(no_dtd)
             return
         try:
             if file.kind == "bpmn":

@@ -4,6 +4,7 @@ from engine.models.audit import AuditEvent, AuditHead
 from engine.models.calendar_days import NonWorkingDay
 from engine.models.evidence import EvidenceFile
 from engine.models.fan_out import FanOut, FanOutItem
+from engine.models.job import Job
 from engine.models.instance import HumanTask, ProcessInstance, TaskCandidate
 from engine.models.org import OrgUnit, Person, PersonRole
 from engine.models.process import DecisionVersion, DefinitionFile, ProcessVersion, ProcessVersionFile
@@ -17,4 +18,4 @@ __all__ = ["ApiToken", "AuditEvent", "AuditHead", "HumanTask", "ProcessInstance"
            "Person", "PersonRole", "DecisionVersion", "DefinitionFile", "ProcessVersion", "ProcessVersionFile", "EvaluationGroup",
            "EvaluationGroupMember", "EvaluationScheme", "PersonRating", "PoliticalFinding", "SchemeArea",
            "SchemeIndicator", "ScoreAdjustment", "ScoreEntry", "ScheduledFiring", "NonWorkingDay", "AchievementItem",
-           "FeedbackInterview", "EvidenceFile", "FanOut", "FanOutItem", "RectificationCase", "RectificationStep"]
+           "FeedbackInterview", "EvidenceFile", "FanOut", "FanOutItem", "Job", "RectificationCase", "RectificationStep"]

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from engine.clock import as_utc
 from engine.errors import PermissionDenied, ValidationFailed
@@ -26,6 +26,7 @@ from engine.services import audit
 from engine.services.admin_access import READERS
 from engine.services.execution import fetch_instance
 from engine.services.instances import require_viewer
+from engine.services.progress import Report
 from engine.services.xlsx_text import row_as_text
 
 FORMATS = {"csv": "text/csv; charset=utf-8",
@@ -182,18 +183,19 @@ def export_case(rt: Runtime, actor: Actor, instance_id: int, fmt: str, language:
     return Export(f"audit-instance-{instance_id}.{fmt}", FORMATS[fmt], content, len(events))
 
 
-def export_chain(rt: Runtime, actor: Actor, fmt: str, language: str = "zh") -> Export:
+def export_chain(rt: Runtime, actor: Actor, fmt: str, language: str = "zh", progress: Report | None = None) -> Export:
     """Every event, so a copy kept elsewhere can prove the chain was whole on the day it was taken."""
     require_trail_reader(actor)
     _check_format(fmt)
     seen = {"events": 0, "last_id": None}
     with rt.db.reading() as session:  # one read transaction: a consistent snapshot, read in batches
-        content = _write(rt, fmt, language, _batches(session, seen))
+        total = session.scalar(select(func.count()).select_from(AuditEvent)) if progress else 0
+        content = _write(rt, fmt, language, _batches(session, seen, progress, total))
     _record(rt, actor, fmt, seen["events"], through_id=seen["last_id"])
     return Export(f"audit-trail.{fmt}", FORMATS[fmt], content, seen["events"])
 
 
-def _batches(session, seen: dict):
+def _batches(session, seen: dict, progress: Report | None = None, total: int = 0):
     """The chain BATCH events at a time; `seen` counts them and keeps the last id for the export's event."""
     while True:
         rows = session.scalars(select(AuditEvent).where(AuditEvent.id > (seen["last_id"] or 0))
@@ -203,6 +205,8 @@ def _batches(session, seen: dict):
         seen["events"] += len(rows)
         seen["last_id"] = rows[-1].id
         yield [_trail_event(row) for row in rows]
+        if progress:
+            progress(seen["events"], max(total, seen["events"]), "正在写入审计记录", "writing the audit trail")
 
 
 def _record(rt: Runtime, actor: Actor, fmt: str, events: int, *, instance_id: int | None = None,

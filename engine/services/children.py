@@ -48,7 +48,6 @@ from engine.models.instance import ACTIVE_STATUSES
 from engine.services import audit, fan_out
 from engine.services.rows import InstanceRecord, execute
 
-MAX_CHILDREN = 200_000
 FINISHED = ("completed", "terminated")
 _SPAWN: ContextVar[tuple | None] = ContextVar("kaohe_spawn", default=None)
 
@@ -121,8 +120,10 @@ def start_instances(task, params: dict) -> dict:
     if not isinstance(process_id, str) or not isinstance(items, (list, tuple)):
         raise ChildStartError("参数 process 须为流程编码，items 须为列表 / "
                               "parameter process must be a process id and items a list")
-    if len(items) > MAX_CHILDREN:
-        raise ChildStartError(f"子流程数量超过上限 {MAX_CHILDREN} / more than {MAX_CHILDREN} child instances")
+    if len(items) > rt.settings.max_children:  # KAOHE_MAX_CHILDREN: a runaway list must not plan millions
+        raise ChildStartError(f"要启动 {len(items)} 个子流程，超过上限 {rt.settings.max_children}，一个也未启动 / "
+                              f"{len(items)} child instances asked for, over the limit of {rt.settings.max_children}; "
+                              "none was started")
     base = params.get("data") or {}
     element = task.task_spec.bpmn_id or task.task_spec.name
     version = latest_version(session, process_id)
@@ -174,6 +175,22 @@ def join(rt, session: Session, parent_id: int, element: str) -> InstanceRecord |
         audit.record(session, at=rt.clock.now(), actor="system", action="children_done", instance_id=parent_id,
                      subject=message, detail={"completed": completed, "terminated": terminated, "heard": False})
         return None
+    return parent
+
+
+def rejoin(rt, session: Session, parent: InstanceRecord, workflow) -> InstanceRecord:
+    """A parent that was suspended or in error when its last child finished heard nothing then
+    (join leaves inactive parents alone): once it is active again, tell it about every group of
+    its children that is done and that it still waits for, or it would wait for ever.
+    Returns the parent's latest record."""
+    from engine.services.events import _waiting_definition
+    if parent.status not in ACTIVE_STATUSES:
+        return parent
+    elements = session.scalars(select(ProcessInstance.spawned_by).distinct().where(
+        ProcessInstance.parent_instance_id == parent.id, ProcessInstance.spawned_by.is_not(None))).all()
+    for element in sorted(elements):
+        if _waiting_definition(workflow, f"{element}_done") is not None:
+            parent = join(rt, session, parent.id, element) or parent
     return parent
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine import limits
 from engine.bpmn.bundle import Bundle, SourceFile, kind_of
 from engine.errors import DeploymentRejected, NotFound, PermissionDenied, Problem
 from engine.models import DecisionVersion, DefinitionFile, ProcessVersion, ProcessVersionFile
@@ -91,6 +92,12 @@ def _store_file(session: Session, file: SourceFile, now) -> None:
                                    size=len(file.content.encode("utf-8")), created_at=now))
 
 
+def _oversized(rt: Runtime, files: list[SourceFile]) -> list[Problem]:
+    """Files larger than KAOHE_MAX_DEFINITION_KB, refused before they are parsed."""
+    found = [(file.name, limits.definition_problem(rt.settings, file.name, file.content)) for file in files]
+    return [Problem(name, None, problem.zh, problem.en) for name, problem in found if problem is not None]
+
+
 def _checked_bundle(session: Session, files: list[SourceFile]):
     """Every check a deployment makes; raises DeploymentRejected. Shared by deploy and the dry run."""
     uploaded = {f.name for f in files}
@@ -110,6 +117,8 @@ def check(rt: Runtime, files: list[SourceFile], actor: Actor, unreadable: list[P
         return list(unreadable)
     if not files:
         return [Problem("-", None, "没有提供任何文件", "no files given")]
+    if oversized := _oversized(rt, files):
+        return oversized
     try:
         with rt.db.reading() as session:
             _checked_bundle(session, files)
@@ -128,6 +137,8 @@ def deploy(rt: Runtime, files: list[SourceFile], actor: Actor, unreadable: list[
         raise DeploymentRejected(list(unreadable))
     if not files:
         raise DeploymentRejected([Problem("-", None, "没有提供任何文件", "no files given")])
+    if oversized := _oversized(rt, files):
+        raise DeploymentRejected(oversized)
     uploaded = {f.name for f in files}
     results: list[DeployResult] = []
     with rt.db.unit_of_work() as session:

@@ -9,6 +9,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
+from engine import limits
 from engine.bpmn import spiff_clock
 from engine.bpmn.scripting import original_error
 from engine.bpmn.serializer import STATE_SERIALIZER
@@ -123,7 +124,10 @@ def save(rt: Runtime, session: Session, instance: InstanceRecord, workflow: Bpmn
     now = rt.clock.now()
     previous_status = previous_status or instance.status
     error_element, error_message = error
-    instance.state = STATE_SERIALIZER.dumps(workflow)
+    state = STATE_SERIALIZER.dumps(workflow)
+    # Too large: refused whole, so the caller's transaction rolls back and the last good state stays.
+    limits.check_state(rt.settings, state, instance.id)
+    instance.state = state
     instance.serializer_version = STATE_SERIALIZER.version
     instance.updated_at = now
     found = scan(workflow)

@@ -9,6 +9,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import exists, or_, select
 
+from engine import limits
 from engine.bpmn.serializer import STATE_SERIALIZER
 from engine.bpmn.timers import waiting_timers
 from engine.errors import InvalidState, Message, PermissionDenied, ValidationFailed
@@ -16,7 +17,7 @@ from engine.models import HumanTask, ProcessInstance
 from engine.services.rows import InstanceRecord
 from engine.models.instance import ACTIVE_STATUSES
 from engine.runtime import MANAGERS, SCHEDULER, Actor, Runtime
-from engine.services import audit, rows
+from engine.services import audit, children, rows
 from engine.services.deploy import latest_version
 from engine.services.execution import fetch_instance, load_workflow, lock_instance, run_engine, save
 
@@ -25,6 +26,7 @@ def start(rt: Runtime, process_id: str, actor: Actor, *, data: dict | None = Non
     """Start the latest version of a process with initial data; returns the instance id."""
     if not actor.has_role(*MANAGERS):
         raise PermissionDenied("只有流程负责人可以发起流程", "only process owners may start processes")
+    limits.check_submission(rt.settings, data or {}, field="data")
     with rt.db.unit_of_work() as session:
         version = latest_version(session, process_id)
         return start_in_session(rt, session, version, actor.username, data=data, title=title,
@@ -93,7 +95,7 @@ def _change_status(rt: Runtime, instance_id: int, actor: Actor, action: str, all
             error = run_engine(rt, session, instance, workflow)
             save(rt, session, instance, workflow, loaded, error=error, actor=actor)
             audit.record(session, at=now, actor=actor, action=action, instance_id=instance.id)
-            return instance.status
+            return children.rejoin(rt, session, instance, workflow).status
         # A terminated child counts as finished: its parent may be waiting for the last one.
         save(rt, session, instance, workflow, loaded, actor=actor, previous_status=was)
         audit.record(session, at=now, actor=actor, action=action, instance_id=instance.id,
@@ -140,11 +142,35 @@ def retry(rt: Runtime, instance_id: int, actor: Actor, data_patch: dict | None =
         error = run_engine(rt, session, instance, workflow)
         instance.status = "running"
         save(rt, session, instance, workflow, loaded, error=error, actor=actor)
-        return instance.status
+        return children.rejoin(rt, session, instance, workflow).status
 
 
 def wake(rt: Runtime, instance_id: int) -> bool:
     """Fire the instance's timers due by rt.clock. Returns False if nothing was due (fired elsewhere)."""
+    try:
+        return _wake(rt, instance_id)
+    except limits.StateTooLarge as refused:
+        # Nobody waits for the answer and the timer would fire (and be refused) again and again: the
+        # instance goes to `error` with the reason, as for a failing script, keeping its last good state.
+        mark_error(rt, instance_id, "timer", refused.text("zh") + " / " + refused.text("en"))
+        return True
+
+
+def mark_error(rt: Runtime, instance_id: int, element: str, message: str) -> None:
+    """Put an active instance in `error` without changing its saved state (nothing new could be saved)."""
+    with rt.db.unit_of_work() as session:
+        instance = lock_instance(session, instance_id)
+        if instance.status not in ACTIVE_STATUSES:
+            return
+        instance.status, instance.error_element, instance.error_message = "error", element, message[:4000]
+        instance.next_timer_at, instance.updated_at = None, rt.clock.now()
+        rows.write(session, instance)
+        session.info.setdefault("timer_changes", {})[instance.id] = None
+        audit.record(session, at=rt.clock.now(), actor=SCHEDULER.username, action="error", instance_id=instance.id,
+                     subject=element, detail={"message": message[:4000]})
+
+
+def _wake(rt: Runtime, instance_id: int) -> bool:
     with rt.db.unit_of_work() as session:
         instance = lock_instance(session, instance_id)
         moment = rt.clock.now()

@@ -140,7 +140,7 @@ def template_xlsx(actor: Actor, language: str = "zh") -> bytes:
     return _file_bytes(lambda path: write_template(path, language=language))
 
 
-def export_xlsx(rt: Runtime, actor: Actor, language: str = "zh") -> bytes:
+def export_xlsx(rt: Runtime, actor: Actor, language: str = "zh", progress=None) -> bytes:
     """The whole organisation in the layout the import reads, so it can be edited and uploaded again."""
     require_reader(actor)
-    return _file_bytes(lambda path: export_org(rt, path, language=language))
+    return _file_bytes(lambda path: export_org(rt, path, language=language, progress=progress))

@@ -12,12 +12,14 @@ from pathlib import Path
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from engine import limits
 from engine.errors import Conflict, Message, PermissionDenied, ValidationFailed
 from engine.models import OrgUnit, Person, PersonRole
 from engine.models.org import ROLES, UNIT_CATEGORIES
 from engine.runtime import Actor, Runtime
 from engine.services import audit
 from engine.services.admin_access import ACCESS_ROLES, USER_ADMINS
+from engine.services.progress import Report, step
 from engine.services.result_inputs import all_periods_changed
 from engine.services.org_sheets import (COLUMNS, PARTY_STATUSES, POSITIONS, TABLE_NAMES, SheetContents,
                                         SheetProblem, Table, header_texts, read_tables, write_csv, write_xlsx)
@@ -63,7 +65,8 @@ class ImportReport:
         return lines + [no_password] if self.people_created else lines
 
 
-def import_org(rt: Runtime, sources: Iterable[Source], actor: Actor) -> ImportReport:
+def import_org(rt: Runtime, sources: Iterable[Source], actor: Actor,
+               progress: Report | None = None) -> ImportReport:
     """Check every table in the files against each other and the database; write all of it or nothing."""
     if not actor.has_role("process_owner", "admin"):
         raise PermissionDenied("只有绩效办公室或系统管理员可以导入组织",
@@ -73,7 +76,12 @@ def import_org(rt: Runtime, sources: Iterable[Source], actor: Actor) -> ImportRe
     for source in sources:  # read before the transaction: the write lock is held only to check and write
         name, content = source if isinstance(source, tuple) else (Path(source).name, Path(source))
         names.append(name)
-        tables.extend(read_tables(name, content, problems))
+        refused = limits.workbook_problem(rt.settings, name, content)  # too large, or a zip bomb: not opened
+        if refused is not None:
+            problems.append(SheetProblem(name, None, None, None, refused.zh, refused.en))
+            continue
+        tables.extend(read_tables(name, content, problems, progress, max_rows=rt.settings.max_sheet_rows))
+    step(progress, "正在核对并写入", "checking and writing")
     try:
         with rt.db.unit_of_work() as session:
             connection = session.connection()
@@ -310,7 +318,8 @@ def _update_by_id(connection, table, rows: list[dict]) -> None:
                            .values(**{name: bindparam(name) for name in columns}), rows)
 
 
-def export_org(rt: Runtime, path: Path | str, *, language: str = "zh") -> list[Path]:
+def export_org(rt: Runtime, path: Path | str, *, language: str = "zh",
+               progress: Report | None = None) -> list[Path]:
     """Write every unit and person, sorted by code and username; returns the files written.
 
     .xlsx: one workbook with a units and a people sheet. .csv: a CSV file holds one table, so
@@ -319,6 +328,7 @@ def export_org(rt: Runtime, path: Path | str, *, language: str = "zh") -> list[P
     suffix = path.suffix.lower()
     if suffix not in (".xlsx", ".csv"):
         raise ValidationFailed("只能导出为 .xlsx 或 .csv 文件", "can only export to .xlsx or .csv files")
+    step(progress, "正在读取组织数据", "reading the organisation")
     with rt.db.reading() as session:
         connection = session.connection()
         units = connection.execute(select(UNITS.c.id, UNITS.c.code, UNITS.c.name, UNITS.c.category,
@@ -337,11 +347,11 @@ def export_org(rt: Runtime, path: Path | str, *, language: str = "zh") -> list[P
     if suffix == ".csv":
         written = [path.with_name(f"{path.stem}-{kind}.csv") for kind in tables]
         for target, (kind, rows) in zip(written, tables.items(), strict=True):
-            write_csv(target, header_texts(kind, language), rows)
+            write_csv(target, header_texts(kind, language), rows, progress)
         return written
     english = language.startswith("en")
     write_xlsx(path, [(TABLE_NAMES[kind][english], header_texts(kind, language), rows)
-                      for kind, rows in tables.items()], explanation=False)
+                      for kind, rows in tables.items()], explanation=False, progress=progress)
     return [path]
 
 

@@ -16,7 +16,9 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from wcwidth import wcswidth
 
+from engine.limits import too_many_rows
 from engine.models.org import ROLES, UNIT_CATEGORIES
+from engine.services.progress import Report, counted, step
 
 # Candidates for engine/models/org.py next to ROLES; kept here until the model owns them.
 POSITIONS = {"head": ("正职", "head"), "deputy": ("副职", "deputy"), "staff": ("员工", "staff")}
@@ -161,20 +163,23 @@ def cell_text(value) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value).strip()
 
 
-def read_tables(name: str, content: bytes | Path, problems: list[SheetProblem]) -> list[Table]:
-    """The tables in one .xlsx or .csv file (content as bytes or a path); problems go into `problems`."""
+def read_tables(name: str, content: bytes | Path, problems: list[SheetProblem],
+                progress: Report | None = None, max_rows: int | None = None) -> list[Table]:
+    """The tables in one .xlsx or .csv file (content as bytes or a path); problems go into `problems`.
+    A sheet with more than `max_rows` rows is a problem, found without reading the rest."""
     suffix = Path(name).suffix.lower()
     if suffix == ".csv":
         data = content if isinstance(content, bytes) else Path(content).read_bytes()
-        return _read_csv(name, data, problems)
+        return _read_csv(name, data, problems, progress, max_rows)
     if suffix == ".xlsx":
-        return _read_xlsx(name, content, problems)
+        return _read_xlsx(name, content, problems, progress, max_rows)
     problems.append(SheetProblem(name, None, None, None, "只能导入 .xlsx 或 .csv 文件（.xls 请另存为 .xlsx）",
                                  "only .xlsx and .csv files can be imported (save .xls files as .xlsx)"))
     return []
 
 
-def _read_csv(name: str, data: bytes, problems: list[SheetProblem]) -> list[Table]:
+def _read_csv(name: str, data: bytes, problems: list[SheetProblem], progress: Report | None = None,
+              max_rows: int | None = None) -> list[Table]:
     try:
         text = data.decode("utf-8-sig")  # Excel's "CSV UTF-8" starts with a byte-order mark
     except UnicodeDecodeError:
@@ -183,11 +188,13 @@ def _read_csv(name: str, data: bytes, problems: list[SheetProblem]) -> list[Tabl
             "the file is not UTF-8 (perhaps GBK); save it as 'CSV UTF-8 (Comma delimited)'"))
         return []
     rows = enumerate(csv.reader(io.StringIO(text, newline="")), 1)
-    table = _table_from_rows(name, None, rows, str, problems)
+    rows = counted(rows, progress, text.count("\n"), f"正在读取 {name}", f"reading {name}")
+    table = _table_from_rows(name, None, _bounded(rows, max_rows, name, None, problems), str, problems)
     return [table] if table else []
 
 
-def _read_xlsx(name: str, content: bytes | Path, problems: list[SheetProblem]) -> list[Table]:
+def _read_xlsx(name: str, content: bytes | Path, problems: list[SheetProblem],
+               progress: Report | None = None, max_rows: int | None = None) -> list[Table]:
     try:
         # read_only streams rows instead of building every cell object: 100,000 people stay affordable.
         workbook = load_workbook(io.BytesIO(content) if isinstance(content, bytes) else content,
@@ -201,14 +208,28 @@ def _read_xlsx(name: str, content: bytes | Path, problems: list[SheetProblem]) -
         for sheet in workbook.worksheets:
             if _normalise(sheet.title) in EXPLANATION_SHEET:
                 continue
+            expected = sheet.max_row or 0  # as the writer recorded it: good enough for a progress bar
             sheet.reset_dimensions()  # some writers record wrong sizes; read what is really there
-            rows = enumerate(sheet.iter_rows(values_only=True), 1)
-            table = _table_from_rows(name, sheet.title, rows, get_column_letter, problems)
+            rows = counted(enumerate(sheet.iter_rows(values_only=True), 1), progress, expected,
+                           f"正在读取工作表「{sheet.title}」", f"reading sheet {sheet.title}")
+            table = _table_from_rows(name, sheet.title, _bounded(rows, max_rows, name, sheet.title, problems),
+                                     get_column_letter, problems)
             if table:
                 tables.append(table)
         return tables
     finally:
         workbook.close()
+
+
+def _bounded(numbered_rows, max_rows: int | None, name: str, sheet: str | None, problems: list[SheetProblem]):
+    """The rows, stopping with a problem after `max_rows` (KAOHE_MAX_SHEET_ROWS): a file of a million
+    rows, empty ones included, is refused without being read to its end."""
+    for number, cells in numbered_rows:
+        if max_rows is not None and number > max_rows + 1:  # the header row is not counted
+            refused = too_many_rows(max_rows)
+            problems.append(SheetProblem(name, sheet, number, None, refused.zh, refused.en))
+            return
+        yield number, cells
 
 
 def _table_from_rows(name, sheet, numbered_rows, column_label, problems) -> Table | None:
@@ -338,22 +359,25 @@ def header_texts(kind: str, language: str) -> list[str]:
     return [c.key if language.startswith("en") else c.zh for c in COLUMNS[kind]]
 
 
-def write_csv(path: Path, headers: list[str], rows: list[list[str]]) -> None:
+def write_csv(path: Path, headers: list[str], rows: list[list[str]], progress: Report | None = None) -> None:
     # With a byte-order mark, so Excel shows the Chinese instead of guessing an ANSI code page.
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(headers)
-        writer.writerows(rows)
+        writer.writerows(counted(rows, progress, len(rows), f"正在写入 {path.name}", f"writing {path.name}"))
 
 
 def write_xlsx(path: Path, sheets: list[tuple[str, list[str], list[list[str]]]], *,
-               explanation: bool) -> None:
+               explanation: bool, progress: Report | None = None) -> None:
     """One sheet per (title, headers, rows): bold frozen header, widths that fit the text."""
     workbook = Workbook(write_only=True)  # streams rows to disk; 100,000 people do not fill memory
     for title, headers, rows in sheets:
-        _write_sheet(workbook.create_sheet(title), headers, rows)
+        _write_sheet(workbook.create_sheet(title), headers,
+                     counted(rows, progress, len(rows), f"正在写入工作表「{title}」", f"writing sheet {title}"),
+                     rows)
     if explanation:
         _write_explanation(workbook.create_sheet(EXPLANATION_SHEET[0]))
+    step(progress, "正在保存工作簿", "saving the workbook")
     workbook.save(path)
 
 
@@ -364,10 +388,11 @@ def _bold_row(sheet, texts: list[str]) -> list[WriteOnlyCell]:
     return cells
 
 
-def _write_sheet(sheet, headers: list[str], rows: list[list[str]]) -> None:
+def _write_sheet(sheet, headers: list[str], rows, measured: list[list[str]]) -> None:
+    """`rows` are written (an iterator that reports progress); `measured` sizes the columns."""
     for index, header in enumerate(headers):
         # Display width: a Chinese character takes two columns. Capped so one long name does not dominate.
-        widest = max([wcswidth(header)] + [wcswidth(row[index]) for row in rows])
+        widest = max([wcswidth(header)] + [wcswidth(row[index]) for row in measured])
         sheet.column_dimensions[get_column_letter(index + 1)].width = min(max(widest + 2, 10), 60)
     sheet.freeze_panes = "A2"
     sheet.append(_bold_row(sheet, headers))

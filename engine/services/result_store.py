@@ -31,6 +31,7 @@ from engine.models import ResultInputGeneration, ResultPersonRow, ResultSnapshot
 from engine.periods import months_ending, months_of
 from engine.runtime import Runtime
 from engine.services import result_rows
+from engine.services.progress import Report, counted
 from engine.services.result_inputs import EVERY_PERIOD
 from engine.services.results import PersonResult, Results, UnitResult, compute
 from engine.services.rows import execute
@@ -102,6 +103,18 @@ def snapshots(rt: Runtime, labels: list[str]) -> dict[str, Snapshot]:
     return found
 
 
+def stored_as_they_are(session: Session, labels: list[str]) -> tuple[dict[str, Snapshot], list[str]]:
+    """The stored snapshots of `labels`, current or not, and the labels whose snapshot is out of
+    date or missing (what engine/services/result_jobs.py shows while a job recomputes them)."""
+    wanted = _fingerprints(session, labels)
+    kept, stale = {}, []
+    for row in execute(session, _HEADER.where(ResultSnapshot.label.in_(labels))).all():
+        kept[row.label] = _snapshot(row)
+        if row.inputs != wanted[row.label]:
+            stale.append(row.label)
+    return kept, stale + [label for label in labels if label not in kept]
+
+
 def _current(session: Session, labels: list[str]) -> tuple[dict[str, Snapshot], list[str]]:
     wanted = _fingerprints(session, labels)
     found = {}
@@ -115,7 +128,23 @@ _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
 
 
-def _refresh(rt: Runtime, label: str) -> Snapshot:
+def refresh(rt: Runtime, label: str, progress: Report | None = None) -> Snapshot:
+    """The period's current snapshot, computed and stored first if out of date (`progress` hears of
+    the units and people computed, then of the rows stored)."""
+    return _refresh(rt, label, progress)
+
+
+def current_results(rt: Runtime, label: str, progress: Report | None = None) -> Results:
+    """The period's whole Results from the store, recomputed first if out of date (`kaohe results`);
+    NotFound, as results.compute says it, when there is nothing to show."""
+    snap = refresh(rt, label, progress)
+    if snap.empty:
+        raise explain_empty(rt, snap)
+    with rt.db.reading() as session:
+        return results(session, snap)
+
+
+def _refresh(rt: Runtime, label: str, progress: Report | None = None) -> Snapshot:
     """Compute and store once: a second request for the same label waits and then reads it."""
     with _LOCKS_GUARD:
         lock = _LOCKS.setdefault(label, threading.Lock())
@@ -128,10 +157,10 @@ def _refresh(rt: Runtime, label: str) -> Snapshot:
             scheme = _scheme_parts(session, months_of(label)[-1])
         try:
             # No scheme: nothing to compute (one imported meanwhile has bumped the generations).
-            results = compute(rt, label) if scheme else None
+            results = compute(rt, label, progress=progress) if scheme else None
         except NotFound:  # the reward tables are not deployed
             results = None
-        return _store(rt, label, inputs, results, scheme)
+        return _store(rt, label, inputs, results, scheme, progress)
 
 
 def _scheme_parts(session: Session, month: str) -> dict:
@@ -144,7 +173,8 @@ def _scheme_parts(session: Session, month: str) -> dict:
             "areas": json.dumps([[a.code, str(a.weight), json.loads(a.categories)] for a in scheme.areas])}
 
 
-def _store(rt: Runtime, label: str, inputs: str, results: Results | None, scheme: dict) -> Snapshot:
+def _store(rt: Runtime, label: str, inputs: str, results: Results | None, scheme: dict,
+           progress: Report | None = None) -> Snapshot:
     units = results.units if results else []
     people = results.people if results else []
     header = {"label": label, "inputs": inputs, "token": uuid.uuid4().hex, "computed_at": rt.clock.now(),
@@ -162,15 +192,28 @@ def _store(rt: Runtime, label: str, inputs: str, results: Results | None, scheme
         execute(session, delete(ResultUnitRow).where(ResultUnitRow.snapshot_id == header["id"]))
         execute(session, delete(ResultPersonRow).where(ResultPersonRow.snapshot_id == header["id"]))
         partners = result_rows.fusion_partners(results) if results else {}
-        if units:
-            execute(session, insert(ResultUnitRow), [
-                {"snapshot_id": header["id"], "code": u.code, "position": n, "category": u.category,
-                 "data": result_rows.unit_data(u, partners.get(u.code))} for n, u in enumerate(units)])
-        if people:
-            execute(session, insert(ResultPersonRow), [
-                {"snapshot_id": header["id"], "username": p.username, "position": n, "unit_code": p.unit_code,
-                 "data": result_rows.person_data(p)} for n, p in enumerate(people)])
+        rows = len(units) + len(people)
+        unit_rows = [{"snapshot_id": header["id"], "code": u.code, "position": n, "category": u.category,
+                      "data": result_rows.unit_data(u, partners.get(u.code))}
+                     for n, u in enumerate(counted(units, progress, rows, *_SAVING))]
+        if unit_rows:
+            execute(session, insert(ResultUnitRow), unit_rows)
+        person_rows = [{"snapshot_id": header["id"], "username": p.username, "position": n,
+                        "unit_code": p.unit_code, "data": result_rows.person_data(p)}
+                       for n, p in enumerate(counted(people, _after(progress, len(units)), rows, *_SAVING))]
+        if person_rows:
+            execute(session, insert(ResultPersonRow), person_rows)
     return _snapshot(header)
+
+
+_SAVING = ("正在保存考核结果", "saving the results")
+
+
+def _after(progress: Report | None, already: int) -> Report | None:
+    """`progress` for a second list counted on from where the first one ended."""
+    if progress is None:
+        return None
+    return lambda done, total, zh, en: progress(already + done, total, zh, en)
 
 
 _DECODED: OrderedDict = OrderedDict()

@@ -23,7 +23,8 @@ from engine.models.scoring import AREAS
 from engine.periods import months_ending, months_of
 from engine.runtime import Actor, Runtime
 from engine.scoring import RATER_ROLES, round_score
-from engine.services import result_store, results_export
+from engine.services import result_jobs, result_store, results_export
+from engine.services.progress import step
 from engine.services.result_access import (
     Visibility,
     refuse_export,
@@ -80,6 +81,7 @@ class ResultsPage:
     tables: list[CategoryTable] = field(default_factory=list)
     my_unit: UnitRow | None = None
     me: PersonResult | None = None
+    updating: result_jobs.Updating | None = None   # shown as stored while a job recomputes them
 
 
 def results_page(rt: Runtime, actor: Actor, label: str) -> ResultsPage:
@@ -87,14 +89,14 @@ def results_page(rt: Runtime, actor: Actor, label: str) -> ResultsPage:
     months = months_of(label)
     with rt.db.reading() as session:
         seen = visibility(session, actor, months[-1])
-    snap = result_store.snapshot(rt, label)
+    snap, updating = result_jobs.snapshot(rt, label)
     if snap.empty:  # no scheme for the period: an empty page with the picker, not an error
-        return ResultsPage(label, months, len(months) > 1, None, None, seen)
+        return ResultsPage(label, months, len(months) > 1, None, None, seen, updating=updating)
     weight = Decimal(snap.own_weight)
     shown = [c for c in RANKED_CATEGORIES if seen.sees_ranking(c)]
     ranking = result_store.memo(snap, "ranking", lambda: _ranking(rt, snap)) if shown else None
     page = ResultsPage(label, months, len(months) > 1, f"{snap.scheme_code} v{snap.scheme_version}", weight,
-                       seen, [ranking.tables[c] for c in shown] if ranking else [])
+                       seen, [ranking.tables[c] for c in shown] if ranking else [], updating=updating)
     with rt.db.reading() as session:
         mine = ranking.rows.get(seen.own_unit) if ranking and seen.own_unit else None
         if mine is None and seen.own_unit:  # staff see no ranking: their unit's row is one look-up
@@ -195,6 +197,7 @@ class UnitPage:
     adjustments: list[ScoreAdjustment]
     people: list[tuple[str, str, str, PersonResult | None]] | None   # None: not the actor's to see
     trend: list[TrendPoint]
+    updating: result_jobs.Updating | None = None   # the period's (or a trend month's) recompute job
 
 
 def unit_page(rt: Runtime, actor: Actor, label: str, code: str, trend_months: int = 12) -> UnitPage:
@@ -213,9 +216,9 @@ def unit_page(rt: Runtime, actor: Actor, label: str, code: str, trend_months: in
                                 .where(Person.unit_id == unit.id, Person.active.is_(True))
                                 .order_by(Person.username)).all()
         session.expunge_all()
-    snap = result_store.snapshot(rt, label)
+    snap, updating = result_jobs.snapshot(rt, label)
     if snap.empty:
-        raise result_store.explain_empty(rt, snap)
+        _explain_empty(rt, snap, updating)
     sees_people = seen.sees_people_of(code)
     with rt.db.reading() as session:
         stored = result_store.units(session, snap, codes=[code])
@@ -224,24 +227,38 @@ def unit_page(rt: Runtime, actor: Actor, label: str, code: str, trend_months: in
     if not stored:  # not active when the results were computed: nothing was ranked
         raise _no_unit(code)
     row = _row(*stored[0], Decimal(snap.own_weight), months)
+    points, trend_updating = _trend(rt, code, months[-1], trend_months)
     return UnitPage(label, len(months) > 1, row,
                     [AreaLine(a, AREAS.get(a, (a, a)), Decimal(weight), row.unit.area_scores.get(a))
                      for a, weight, categories in snap.areas if unit.category in categories],
                     adjustments,
                     [(u, n, p, scored.get(u)) for u, n, p in staff] if sees_people else None,
-                    trend(rt, code, months[-1], trend_months))
+                    points, updating or next(iter(trend_updating.values()), None))
 
 
 def _no_unit(code: str) -> NotFound:
     return NotFound(f"没有参加排名的单位「{code}」", f"no ranked unit '{code}'")
 
 
+def _explain_empty(rt: Runtime, snap: result_store.Snapshot, updating: result_jobs.Updating | None):
+    """Nothing to show: being recomputed (a scheme may have come meanwhile), or why not."""
+    if updating is not None:
+        raise result_jobs.ResultsPending(updating)
+    raise result_store.explain_empty(rt, snap)
+
+
 def trend(rt: Runtime, code: str, last: str, count: int) -> list[TrendPoint]:
     """The unit's fused score and rank in each of `count` months up to `last` (oldest first);
     a month without a scheme or without the unit's score has no point. The months' stored results
-    are read in one query (a month never computed is computed and stored once)."""
+    are read in one query (a month never computed is computed and stored once, here or, with a
+    work queue, by a job: until then the month has no point)."""
+    return _trend(rt, code, last, count)[0]
+
+
+def _trend(rt: Runtime, code: str, last: str,
+           count: int) -> tuple[list[TrendPoint], dict[str, result_jobs.Updating]]:
     months = months_ending(last, max(1, min(count, MAX_TREND_MONTHS)))
-    snaps = result_store.snapshots(rt, months)
+    snaps, updating = result_jobs.snapshots(rt, months)
     with rt.db.reading() as session:
         units = result_store.unit_across(session, [s for s in snaps.values() if not s.empty], code)
     points = []
@@ -250,7 +267,7 @@ def trend(rt: Runtime, code: str, last: str, count: int) -> list[TrendPoint]:
         ranked = unit.ranked if unit is not None else None
         points.append(TrendPoint(month, unit.fused if unit else None, ranked.rank if ranked else None,
                                  ranked.size if ranked else None))
-    return points
+    return points, updating
 
 
 @dataclass(frozen=True)
@@ -274,6 +291,7 @@ class PersonPage:
     ratings: list[tuple[str, str, str, Decimal, str | None]]   # period, rater, role, score, comment
     findings: list[tuple[str, str, str | None]]               # period, item code, note
     may_open_unit: bool
+    updating: result_jobs.Updating | None = None
 
 
 def person_page(rt: Runtime, actor: Actor, label: str, username: str) -> PersonPage:
@@ -301,7 +319,7 @@ def person_page(rt: Runtime, actor: Actor, label: str, username: str) -> PersonP
                                    .where(PoliticalFinding.person_id == person.id,
                                           PoliticalFinding.period.in_(months))
                                    .order_by(PoliticalFinding.period, PoliticalFinding.id)).all()
-    snap = result_store.snapshot(rt, label)
+    snap, updating = result_jobs.snapshot(rt, label)
     weights = snap.rater_weights  # empty when no scheme applies
     result = None
     if not snap.empty:
@@ -309,7 +327,7 @@ def person_page(rt: Runtime, actor: Actor, label: str, username: str) -> PersonP
             result = result_store.person(session, snap, username)
     return PersonPage(label, username, person.display_name, person.code, person.name, result,
                       _roles(weights, ratings), [tuple(r) for r in ratings], [tuple(f) for f in findings],
-                      person.code is not None and seen.sees_unit(person.code, person.category))
+                      person.code is not None and seen.sees_unit(person.code, person.category), updating)
 
 
 def _roles(weights: dict, ratings) -> list[RoleLine]:
@@ -323,18 +341,24 @@ def _roles(weights: dict, ratings) -> list[RoleLine]:
     return lines
 
 
-def export_xlsx(rt: Runtime, actor: Actor, label: str, language: str = "zh") -> bytes:
-    """The workbook `kaohe results --format xlsx` writes: every unit and person, so only for
-    those who see everything."""
+def require_full_export(rt: Runtime, actor: Actor, label: str) -> None:
+    """The export holds every unit and person, so only those who see everything get it."""
     months = months_of(label)
     with rt.db.reading() as session:
         if not visibility(session, actor, months[-1]).everything:
             raise refuse_export()
+
+
+def export_xlsx(rt: Runtime, actor: Actor, label: str, language: str = "zh", progress=None) -> bytes:
+    """The workbook `kaohe results --format xlsx` writes: every unit and person, so only for
+    those who see everything."""
+    require_full_export(rt, actor, label)
+    step(progress, "正在读取考核结果", "reading the results")
     snap = result_store.snapshot(rt, label)
     if snap.empty:
         raise result_store.explain_empty(rt, snap)
     with rt.db.reading() as session:
         results = result_store.results(session, snap)
     buffer = io.BytesIO()
-    results_export.write_xlsx(results, buffer, language)
+    results_export.write_xlsx(results, buffer, language, progress)
     return buffer.getvalue()

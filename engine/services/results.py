@@ -19,6 +19,7 @@ from engine.scoring import (IndividualScore, MonthlyReward, PoliticalResult, Qua
                             quarterly_reward, rank_by_category, round_score, weighted_score)
 from engine.services.decisions import reward_tables
 from engine.services.org_units import active_units
+from engine.services.progress import EVERY, Report
 from engine.services.rows import execute
 from engine.services.schemes import scheme_for_period
 from engine.services.unit_scores import full_mark_units, own_base_scores
@@ -68,20 +69,42 @@ class Results:
     people: list[PersonResult]
 
 
-def compute(rt: Runtime, label: str) -> Results:
-    """The results of a month ('2026-03') or a quarter ('2026Q1')."""
+class _Tally:
+    """Counts the units (once per month) and the people computed, reporting every EVERY of them."""
+
+    def __init__(self, report: Report | None, total: int):
+        self.report, self.total, self.done, self.reported = report, total, 0, 0
+        self.add(0)
+
+    def add(self, count: int) -> None:
+        self.done += count
+        if self.report is not None and (self.done - self.reported >= EVERY or count == 0
+                                        or self.done >= self.total):
+            self.report(self.done, max(self.total, self.done), "正在计算考核结果", "computing the results")
+            self.reported = self.done
+
+
+def compute(rt: Runtime, label: str, progress: Report | None = None) -> Results:
+    """The results of a month ('2026-03') or a quarter ('2026Q1'); `progress` hears of the units
+    (once per month) and the rated people computed."""
     months = months_of(label)
     with rt.db.reading() as session:
         scheme = scheme_for_period(session, months[-1])
         monthly, quarterly = reward_tables(session)
         units = active_units(session, RANKED_CATEGORIES)
-        per_month = [_unit_month(session, scheme, month, units) for month in months]
+        rated = 0 if progress is None else execute(session, select(func.count(func.distinct(
+            PersonRating.person_id))).where(PersonRating.period.in_(months))).scalar_one()
+        tally = _Tally(progress, len(units) * len(months) + rated)
+        per_month = []
+        for month in months:
+            per_month.append(_unit_month(session, scheme, month, units))
+            tally.add(len(units))
         unit_results = _combine_months(units, per_month)
         _rank_and_reward(unit_results, quarterly if len(months) > 1 else monthly, quarter=len(months) > 1)
         streaks = full_mark_units(session, scheme, months_ending(months[-1], scheme.full_marks_months))
         for result in unit_results:
             result.full_marks_streak = result.code in streaks
-        people = _people(session, scheme, months)
+        people = _people(session, scheme, months, tally)
     return Results(label, months, scheme.code, scheme.version, unit_results, people)
 
 
@@ -148,7 +171,7 @@ def _rank_and_reward(results: list[UnitResult], table, *, quarter: bool) -> None
         result.shortlisted = result.code in shortlisted
 
 
-def _people(session: Session, scheme: EvaluationScheme, months: list[str]) -> list[PersonResult]:
+def _people(session: Session, scheme: EvaluationScheme, months: list[str], tally: _Tally) -> list[PersonResult]:
     """Each rated person's weighted score, less political deductions, plus personal adjustments."""
     weights = {role: Decimal(str(w)) for role, w in json.loads(scheme.rater_weights).items()}
     ratings: dict[int, list[Rating]] = defaultdict(list)
@@ -181,6 +204,7 @@ def _people(session: Session, scheme: EvaluationScheme, months: list[str]) -> li
         extra = Decimal(adjustments.get(person_id) or 0)
         score = None if rating.score is None else round_score(rating.score - political.deduction + extra)
         results.append(PersonResult(username, name, unit_code, rating, political, extra, score))
+        tally.add(1)
     _shortlist_people(session, scheme, months, results)
     return results
 

@@ -14,6 +14,7 @@ from tabulate import tabulate
 
 from engine.models.org import UNIT_CATEGORIES
 from engine.models.scoring import AREAS
+from engine.services.progress import Report, counted, step
 from engine.services.results import PersonResult, Results, UnitResult
 from engine.services.xlsx_text import row_as_text
 
@@ -133,7 +134,7 @@ def write_csv(results: Results, path: Path, language: str = "zh") -> list[Path]:
     return written
 
 
-def write_xlsx(results: Results, path: Path, language: str = "zh") -> Path:
+def write_xlsx(results: Results, path: Path, language: str = "zh", progress: Report | None = None) -> Path:
     (unit_head, units), (person_head, people) = _tables(results, language)
     book = Workbook()
     sheets = [(book.active, _pick(("单位", "units"), language), unit_head, units)]
@@ -142,7 +143,7 @@ def write_xlsx(results: Results, path: Path, language: str = "zh") -> Path:
     for sheet, title, head, rows in sheets:
         sheet.title = title
         sheet.append(head)
-        for row in rows:
+        for row in counted(rows, progress, len(rows), f"正在写入工作表「{title}」", f"writing sheet {title}"):
             sheet.append(row_as_text(float(v) if isinstance(v, Decimal) else v for v in row))
         for cell in sheet[1]:
             cell.font = Font(bold=True)
@@ -153,5 +154,6 @@ def write_xlsx(results: Results, path: Path, language: str = "zh") -> Path:
             for cell in sheet[letter][1:]:
                 if isinstance(cell.value, float):
                     cell.number_format = "0.00"
+    step(progress, "正在保存工作簿", "saving the workbook")
     book.save(path)
     return path

@@ -74,7 +74,25 @@ def fetch(session: Session, instance_id: int | None = None, *, task_id: int | No
         if task_id is not None:
             raise NotFound(f"任务 {task_id} 不存在", f"task {task_id} does not exist")
         raise NotFound(f"流程实例 {instance_id} 不存在", f"process instance {instance_id} does not exist")
-    return InstanceRecord(*row)
+    record = InstanceRecord(*row)
+    if lock and record.parent_instance_id is not None:
+        _lock_ancestors(session, record.parent_instance_id)
+    return record
+
+
+_LOCK_ANCESTOR = select(ProcessInstance.parent_instance_id).where(
+    ProcessInstance.id == bindparam("instance_id")).with_for_update()
+
+
+def _lock_ancestors(session: Session, parent_id: int | None) -> None:
+    """Lock the parent (and its parent ...) now, before anything takes the audit trail's head.
+
+    A child that finishes joins its parent, locking the parent's row; a change to the parent
+    locks that row first and then the audit head. Had the child taken the head first (its own
+    audit event), the two would wait for each other: PostgreSQL's deadlock. So the order is always
+    instance, then its ancestors, then the audit head."""
+    while parent_id is not None:
+        parent_id = execute(session, _LOCK_ANCESTOR, {"instance_id": parent_id}).scalar()
 
 
 def insert_new(session: Session, **values) -> InstanceRecord:

@@ -27,6 +27,7 @@ from engine.models import EvaluationGroup, EvaluationGroupMember, OrgUnit, Score
 from engine.models.org import UNIT_CATEGORIES
 from engine.models.scoring import AREAS, EvaluationScheme, SchemeArea
 from engine.runtime import Actor, Runtime
+from engine.services.progress import Report, counted, step
 from engine.services.schemes import METHODS, PERIOD_PATTERN, scheme_for_period
 
 
@@ -102,7 +103,8 @@ def permitted_groups(session: Session, actor: Actor) -> set[str] | None:
     return codes
 
 
-def write_template(rt: Runtime, period: str, actor: Actor, group: str | None = None) -> bytes:
+def write_template(rt: Runtime, period: str, actor: Actor, group: str | None = None,
+                   progress: Report | None = None) -> bytes:
     """The .xlsx workbook for `period`: every group the actor may score (or only `group`), pre-filled
     with the scores already entered so it can be corrected and imported again."""
     if not valid_period(period):
@@ -120,10 +122,11 @@ def write_template(rt: Runtime, period: str, actor: Actor, group: str | None = N
                    for unit_id, indicator_id, value, note in session.execute(query)}
         workbook = Workbook()
         workbook.remove(workbook.active)
-        for area in areas:
+        for area in counted(areas, progress, len(areas), "正在生成考核组工作表", "writing the group sheets", every=1):
             _write_area_sheet(workbook.create_sheet(sheet_title(area.code)), period, area, units, entered)
         _write_adjustment_sheet(workbook.create_sheet(ADJUSTMENT_SHEET))
         _write_guide(workbook.create_sheet(GUIDE_SHEET), period, scheme)
+    step(progress, "正在保存工作簿", "saving the workbook")
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
@@ -294,8 +297,8 @@ def _write_guide(sheet: Worksheet, period: str, scheme: EvaluationScheme) -> Non
     sheet.cell(row=1, column=1).font = _HEADER_FONT
 
 
-def import_scores(rt: Runtime, data: bytes, filename: str, actor: Actor):
+def import_scores(rt: Runtime, data: bytes, filename: str, actor: Actor, progress: Report | None = None):
     """Read a filled-in workbook back, all-or-nothing; returns a ScoreImportReport.
     (The reading and writing live in score_sheets_import; this is the entry point callers know.)"""
     from engine.services.score_sheets_import import import_workbook
-    return import_workbook(rt, data, filename, actor)
+    return import_workbook(rt, data, filename, actor, progress)

@@ -18,11 +18,13 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from engine import limits
 from engine.errors import Message, NotFound, ValidationFailed
 from engine.models import EvaluationGroup, OrgUnit, ScoreAdjustment, ScoreEntry
 from engine.models.scoring import AREAS
 from engine.runtime import Actor, Runtime
 from engine.services import audit
+from engine.services.progress import Report, step
 from engine.services.result_inputs import inputs_changed
 from engine.services.schemes import scheme_for_period
 from engine.services.score_sheets import (ADJUSTMENT_COLUMNS, ADJUSTMENT_SHEET, GUIDE_SHEET,
@@ -91,18 +93,23 @@ class _Unit:
     active: bool
 
 
-def import_workbook(rt: Runtime, data: bytes, filename: str, actor: Actor) -> ScoreImportReport:
+def import_workbook(rt: Runtime, data: bytes, filename: str, actor: Actor,
+                    progress: Report | None = None) -> ScoreImportReport:
     now = rt.clock.now()
     with rt.db.reading() as session:
         allowed = permitted_groups(session, actor)  # outsiders are refused before the file is even read
         group_names = dict(session.execute(select(EvaluationGroup.name, EvaluationGroup.code)).all())
     # Parse the file outside the write transaction: on SQLite that transaction holds the database lock.
-    rows = ReadRows(_open(data))
+    refused = limits.workbook_problem(rt.settings, filename, data)  # a zip bomb is never opened
+    if refused is not None:
+        raise ScoreSheetRejected([SheetProblem(filename, None, None, None, refused.zh, refused.en)])
+    rows = ReadRows(_open(data), progress, max_rows=rt.settings.max_sheet_rows)
     try:
         sheets = _classify_sheets(rows, group_names, allowed)
     finally:
         rows.close()  # every row is in memory now; let go of the file
     period = _workbook_period(rows)
+    step(progress, "正在核对并写入成绩", "checking and writing the scores")
     with rt.db.unit_of_work() as session:
         scheme = _scheme(session, period, rows)
         units = {code: _Unit(i, category, active) for i, code, category, active in session.execute(

@@ -11,6 +11,8 @@ from decimal import Decimal, InvalidOperation
 from openpyxl.utils import get_column_letter
 
 from engine.errors import Message
+from engine.limits import too_many_rows
+from engine.services.progress import counted
 from engine.models.org import UNIT_CATEGORIES
 from engine.models.scoring import AREAS, SchemeArea, SchemeIndicator
 from engine.services.score_sheets import (ADJUSTMENT_KINDS, MAX_ADJUSTMENT_POINTS, Column, area_categories,
@@ -107,8 +109,10 @@ class Table:
 class ReadRows:
     """Everything read from one workbook, with the problems found so far."""
 
-    def __init__(self, workbook):
+    def __init__(self, workbook, progress=None, *, max_rows: int | None = None):
         self.workbook = workbook
+        self.max_rows = max_rows  # KAOHE_MAX_SHEET_ROWS: a sheet of a million empty rows is not read to its end
+        self.progress = progress  # engine/services/progress.py: rows read, sheet by sheet
         self.titles: list[str] = list(workbook.sheetnames)
         self.tables: dict[str, Table] = {}
         self.problems: list[SheetProblem] = []
@@ -121,10 +125,19 @@ class ReadRows:
     def read(self, title: str, columns: tuple[Column, ...], required: tuple[str, ...]) -> bool:
         """Read a sheet's header and rows; False (and a problem) when a required column is missing."""
         sheet = self.workbook[title]
+        expected = sheet.max_row or 0  # as the writer recorded it: good enough for a progress bar
         sheet.reset_dimensions()  # some writers record a wrong size; read what is really there
-        lines = sheet.iter_rows(values_only=True)
+        lines = counted(sheet.iter_rows(values_only=True), self.progress, expected,
+                        f"正在读取工作表「{title}」", f"reading sheet {title}")
         header = next(lines, ()) or ()
-        rows = [(number, values) for number, values in enumerate(lines, 2) if _has_content(values)]
+        rows = []
+        for number, values in enumerate(lines, 2):
+            if self.max_rows is not None and number > self.max_rows + 1:
+                refused = too_many_rows(self.max_rows)
+                self.sheet_problem(title, refused.zh, refused.en, row=number)
+                return False
+            if _has_content(values):
+                rows.append((number, values))
         positions = _locate_columns(header, columns)
         missing = [c for c in columns if c.key in required and c.key not in positions]
         if missing:

@@ -9,6 +9,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
+from engine import limits
 from engine.bpmn import forms, spiff_clock
 from engine.errors import Conflict, InvalidState, Message, NotFound, PermissionDenied, ValidationFailed
 from engine.evidence import references
@@ -48,12 +49,23 @@ def _may_take(session: Session, task: TaskRecord | HumanTask, actor: Actor) -> b
     return rows.is_candidate(session, task.id, actor.person_id, actor.roles, actor.unit_id)
 
 
-def _require_open(task: TaskRecord | HumanTask) -> None:
+def _require_open(task: TaskRecord | HumanTask, actor: Actor | None = None) -> None:
     if task.status != "open":
         state = {"completed": ("已经完成", "already completed"), "cancelled": ("已取消", "cancelled"),
                  "suspended": ("所在流程已挂起", "suspended with its process")}
         zh, en = state.get(task.status, (task.status, task.status))
+        if task.status == "completed" and actor is not None and task.completed_by_id != actor.person_id:
+            zh, en = "已被他人完成", "already completed by someone else"  # the loser of a race learns why
         raise Conflict(f"任务「{task.name}」{zh}，不能再处理", f"task '{task.name}' is {en}")
+
+
+def _claimed_by_other(session: Session, task: TaskRecord | HumanTask, actor: Actor) -> bool:
+    """Someone else holds the open task that the actor, a candidate, might have taken."""
+    return (task.status == "open" and task.assignee_id not in (None, actor.person_id)
+            and rows.is_candidate(session, task.id, actor.person_id, actor.roles, actor.unit_id))
+
+
+CLAIMED_BY_OTHER = ("任务已被他人认领", "the task was claimed by someone else")
 
 
 def _task_row(session: Session, task_id: int) -> HumanTask:
@@ -71,11 +83,19 @@ class TaskView:
     may_act: bool
 
 
-def get(rt: Runtime, task_id: int, actor: Actor) -> TaskView:
-    """The task with its form schema and current data, if the actor may see it."""
+def get(rt: Runtime, task_id: int, actor: Actor, *, acting: bool = False) -> TaskView:
+    """The task with its form schema and current data, if the actor may see it.
+
+    `acting`: read just before the actor acts on it (a submit). A candidate who lost a race then
+    hears that someone else was quicker (a conflict), not that the task is none of theirs."""
     with rt.db.reading() as session:
         task = _task_row(session, task_id)
         may_act = task.status == "open" and _may_take(session, task, actor)
+        if acting and not may_act:
+            if _claimed_by_other(session, task, actor):
+                raise Conflict(*CLAIMED_BY_OTHER)
+            if task.status != "open" and _concerned(session, task, actor):
+                _require_open(task, actor)
         if not (may_act or task.completed_by_id == actor.person_id
                 or actor.has_role("process_owner", "auditor", "admin")):
             raise PermissionDenied("无权查看此任务", "you may not view this task")
@@ -94,7 +114,7 @@ def _locked_open_task(session: Session, task_id: int, actor: Actor) -> tuple[Tas
     task = rows.fetch_task(session, task_id)
     if task.status != "open" and not _concerned(session, task, actor):
         raise PermissionDenied("此任务不属于你", "this task is not yours")
-    _require_open(task)
+    _require_open(task, actor)
     return task, instance
 
 
@@ -111,6 +131,8 @@ def require_completable(session: Session, task_id: int, actor: Actor) -> tuple[T
     uploading evidence files to it); PermissionDenied or InvalidState otherwise."""
     task, instance = _locked_open_task(session, task_id, actor)
     if not _may_take(session, task, actor):
+        if _claimed_by_other(session, task, actor):
+            raise Conflict(*CLAIMED_BY_OTHER)
         raise PermissionDenied("此任务不属于你", "this task is not yours")
     if instance.status in ("suspended", "terminated"):
         raise InvalidState("流程实例已挂起或终止", "the process instance is suspended or terminated")
@@ -133,7 +155,7 @@ def claim(rt: Runtime, task_id: int, actor: Actor) -> None:
         if not rows.is_candidate(session, task.id, actor.person_id, actor.roles, actor.unit_id):
             raise PermissionDenied("你不是此任务的候选人", "you are not a candidate for this task")
         if task.assignee_id is not None:
-            raise Conflict("任务已被他人认领", "the task was claimed by someone else")
+            raise Conflict(*CLAIMED_BY_OTHER)
         now = rt.clock.now()
         task.assignee_id, task.claimed_at = actor.person_id, now
         rows.write_task(session, task)
@@ -157,6 +179,8 @@ def delegate(rt: Runtime, task_id: int, actor: Actor, to_username: str, note: st
     with rt.db.unit_of_work() as session:
         task, _instance = _locked_open_task(session, task_id, actor)
         if not (_may_take(session, task, actor) or actor.has_role("process_owner", "admin")):
+            if _claimed_by_other(session, task, actor):
+                raise Conflict(*CLAIMED_BY_OTHER)
             raise PermissionDenied("你无权转交此任务", "you may not delegate this task")
         target = session.scalar(select(Person).where(Person.username == to_username, Person.active.is_(True)))
         if target is None:
@@ -174,12 +198,15 @@ def complete(rt: Runtime, task_id: int, actor: Actor, submitted: dict) -> str:
     """Validate the form, complete the task, run the engine on; returns the instance's new status."""
     if not isinstance(submitted, dict):
         raise ValidationFailed("提交的数据必须是对象", "submitted data must be an object")
+    limits.check_data_size(rt.settings, submitted)  # its size first: before any work is spent on it
     with rt.db.unit_of_work() as session:
         task, instance = require_completable(session, task_id, actor)
         workflow, loaded = load_workflow(rt, session, instance)
         spiff_task = workflow.get_task_from_id(UUID(task.task_guid))
         if spiff_task.state != TaskState.READY or not spiff_task.task_spec.manual:
             raise Conflict("任务已不在可处理状态", "the task is no longer ready")
+        schema_text = loaded.forms.get(task.form_file) if task.form_file else None
+        limits.check_submission(rt.settings, submitted, json.loads(schema_text) if schema_text else None)
         if task.form_file:
             submitted = forms.keep_read_only(loaded.forms[task.form_file], submitted, spiff_task.data)
             forms.validate_submission(loaded.forms[task.form_file], submitted)

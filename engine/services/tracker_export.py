@@ -12,12 +12,13 @@ from zoneinfo import ZoneInfo
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine.models import OrgUnit
 from engine.models.tracking import STAGES, RectificationCase as Case, RectificationStep as Step
 from engine.runtime import Actor, Runtime
 from engine.services.tracker import Filters, titles_of, overdue_days, visible
+from engine.services.progress import Report, counted
 from engine.services.xlsx_text import row_as_text
 
 PROBLEM_HEADERS = [("编号", "no."), ("问题", "problem"), ("责任单位", "unit"), ("单位编码", "unit code"),
@@ -70,7 +71,8 @@ def step_text(fields: list, language: str = "zh") -> str:
     return "\n".join(lines)
 
 
-def export_xlsx(rt: Runtime, actor: Actor, filters: Filters | None = None, language: str = "zh") -> bytes:
+def export_xlsx(rt: Runtime, actor: Actor, filters: Filters | None = None, language: str = "zh",
+                progress: Report | None = None) -> bytes:
     """Every problem the actor may see under the filters (all pages), then all their steps."""
     now = rt.clock.now()
     where = visible(actor, filters or Filters(), now)
@@ -99,7 +101,7 @@ def export_xlsx(rt: Runtime, actor: Actor, filters: Filters | None = None, langu
                                 .where(*where).order_by(Case.instance_id)).all()
         titles = titles_of(session, [c.round_instance_id for c, _name in cases])
         problem_of = {}
-        for case, unit_name in cases:
+        for case, unit_name in counted(cases, progress, len(cases), "正在写入整改问题", "writing the problems"):
             problem_of[case.instance_id] = case.problem
             problems.append(row_as_text([case.instance_id, case.problem, unit_name or "", case.unit_code or "",
                              case.severity or "", case.source or "", titles.get(case.round_instance_id, ""),
@@ -109,7 +111,9 @@ def export_xlsx(rt: Runtime, actor: Actor, filters: Filters | None = None, langu
                              local(case.closed_at)]))
         query = (select(Step).join(Case, Case.instance_id == Step.instance_id).where(*where)
                  .order_by(Step.instance_id, Step.id).execution_options(yield_per=2000))
-        for step in session.scalars(query):
+        steps_total = session.scalar(select(func.count()).select_from(Step).join(Case, Case.instance_id == Step.instance_id)
+                                     .where(*where)) if progress else 0
+        for step in counted(session.scalars(query), progress, steps_total, "正在写入整改步骤", "writing the steps"):
             fields = json.loads(step.fields)
             steps.append(row_as_text([step.instance_id, problem_of.get(step.instance_id, ""), step.name,
                                       step.actor_name or step.actor or "", step.actor or "", local(step.at),

@@ -1,53 +1,90 @@
-"""Long work done in the request shows a progress bar until its answer arrives: a download ends it
-through the kaohe_download cookie; an import keeps its button from being pressed twice."""
+"""Long work runs as a background job: the form leads to the job's page, whose progress bar shows the
+real percentage as the work reports it, then the download or the import's outcome."""
 from __future__ import annotations
 
-import time
+import io
+import threading
+from dataclasses import replace
 
+import pytest
+from openpyxl import Workbook
 from playwright.sync_api import expect
 
-from engine.services import org_admin
+from engine.services import jobs, org_io
+from engine.services.progress import counted
 from tests.browser.support import sign_in
 
 
-def slowed(monkeypatch, module, name: str, seconds: float) -> None:
-    real = getattr(module, name)
-
-    def slow(*args, **kwargs):
-        time.sleep(seconds)
-        return real(*args, **kwargs)
-    monkeypatch.setattr(module, name, slow)
+@pytest.fixture
+def background(rt, monkeypatch):
+    """Jobs in a thread of the server, as with KAOHE_WORK_QUEUE=thread; progress saved often."""
+    rt.settings = replace(rt.settings, work_queue="thread")
+    monkeypatch.setattr(jobs, "REPORT_SECONDS", 0.05)
 
 
-def test_the_organisation_export_shows_a_progress_bar_until_the_file_arrives(live_server, page, problems,
-                                                                            monkeypatch):
-    slowed(monkeypatch, org_admin, "export_xlsx", 1.5)
+@pytest.mark.timeout(90)
+def test_the_organisation_export_shows_its_percentage_and_then_the_download(live_server, page, problems,
+                                                                           background, monkeypatch):
+    # Hold the export at 40 % and 80 % of its rows so the page can be seen at both.
+    gates = {40: threading.Event(), 80: threading.Event()}
+    real_write_xlsx = org_io.write_xlsx
+
+    def watched_write_xlsx(path, sheets, *, explanation, progress=None):
+        for n in counted(range(100), progress, 100, "正在写入工作表「人员」", "writing sheet people", every=10):
+            if n in gates:
+                gates[n].wait(15)
+        return real_write_xlsx(path, sheets, explanation=explanation)
+    monkeypatch.setattr(org_io, "write_xlsx", watched_write_xlsx)
     sign_in(page, live_server, "owner")
     page.goto(f"{live_server}/admin/org")
-    busy = page.locator(".busy")
+    page.get_by_role("button", name="下载当前组织（.xlsx）").click()
+    expect(page).to_have_url(f"{live_server}/jobs/1")
+    bar = page.locator("#job-bar")
+    expect(page.locator("#job-percent")).to_have_text("40%", timeout=10000)
+    expect(bar).to_have_attribute("value", "40")
+    expect(page.locator("#job-stage")).to_have_text("正在写入工作表「人员」")
+    gates[40].set()
+    expect(page.locator("#job-percent")).to_have_text("80%", timeout=10000)  # it moved, without reloading
+    gates[80].set()
+    download_button = page.locator("#job-download")
+    expect(download_button).to_be_visible(timeout=15000)
     with page.expect_download() as download:
-        page.get_by_role("link", name="下载当前组织（.xlsx）").click()
-        expect(busy).to_be_visible()
-        expect(busy).to_contain_text("正在生成组织表")
-        expect(busy.locator("progress")).to_be_visible()
+        download_button.click()
     assert download.value.suggested_filename == "org.xlsx"
-    expect(busy).to_have_count(0, timeout=5000)  # the answer came: the bar is gone
+    assert download.value.path().stat().st_size > 1000
     assert problems == []
 
 
-def test_an_import_shows_progress_and_cannot_be_sent_twice(live_server, page, problems, tmp_path):
-    from engine.services import org_io
+def _workbook(people_rows) -> bytes:
+    book = Workbook()
+    book.remove(book.active)
+    units = book.create_sheet("单位")
+    units.append(["单位编码", "单位名称", "类别"])
+    units.append(["P01", "采油一队", "生产型"])
+    staff = book.create_sheet("人员")
+    staff.append(["用户名", "姓名", "所属单位编码"])
+    for row in people_rows:
+        staff.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.timeout(90)
+def test_an_import_shows_its_outcome_or_every_row_problem(live_server, page, problems, background, tmp_path):
     sign_in(page, live_server, "owner")
+    good, bad = tmp_path / "good.xlsx", tmp_path / "bad.xlsx"
+    good.write_bytes(_workbook([["n1", "新员工", "P01"]]))
+    bad.write_bytes(_workbook([["n2", "", "NOPE"]]))
     page.goto(f"{live_server}/admin/org")
-    template = tmp_path / "template.xlsx"
-    org_io.write_template(template)
-    page.set_input_files("#workbook", str(template))
-    # Hold the form here once busy.js has reacted (the browser would otherwise leave the page at once).
-    page.evaluate("""document.querySelector("form[data-busy]").addEventListener("submit",
-                     function (event) { event.preventDefault(); })""")
-    button = page.get_by_role("button", name="上传并导入")
-    button.click()
-    expect(page.locator(".busy")).to_contain_text("正在核对并导入")
-    expect(page.locator(".busy progress")).to_be_visible()
-    expect(button).to_be_disabled()  # a second press cannot send the workbook twice
+    page.set_input_files("#workbook", str(bad))
+    page.get_by_role("button", name="上传并导入").click()
+    error = page.locator("#job-error")
+    expect(error).to_contain_text("导入被拒绝：发现 2 个问题", timeout=15000)
+    expect(error.locator(".problem-row")).to_have_count(2)
+    expect(error.locator(".problem-row").first).to_contain_text("人员")
+    page.goto(f"{live_server}/admin/org")
+    page.set_input_files("#workbook", str(good))
+    page.get_by_role("button", name="上传并导入").click()
+    expect(page.locator("#job-report")).to_contain_text("人员：新建 1，更新 0，未变 0", timeout=15000)
     assert problems == []

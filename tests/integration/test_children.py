@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from engine.bpmn.bundle import SourceFile
 from engine.models import OrgUnit
-from engine.services import deploy, instances, tasks
+from engine.services import audit, deploy, instances, tasks
 from engine.services.execution import fetch_instance
 
 PARENT = """<?xml version="1.0" encoding="UTF-8"?>
@@ -227,3 +227,19 @@ def test_for_each_unit_reads_the_units_itself_and_merges_them_into_each_child(rt
     assert tasks.get(rt, task.id, people.head).data == {
         "period": "2026-03", "unit_code": "U1", "unit_name": "一车间", "category": "production", "branch_code": None}
     assert "U1" not in record(rt, parent).state  # the unit list never entered the parent
+
+
+def test_a_parent_suspended_while_its_last_child_finished_goes_on_when_resumed(rt, people):
+    deploy_cycle(rt, people.owner)
+    parent = instances.start(rt, "cycle", people.owner, data={"units": ["U1"], "period": "2026-03"})
+    [u1_task] = tasks.inbox(rt, people.head)
+    instances.suspend(rt, parent, people.owner, reason="核对名单")
+    tasks.complete(rt, u1_task.id, people.head, {})  # the parent hears nothing while suspended
+    assert record(rt, parent).status == "suspended"
+    assert instances.resume(rt, parent, people.owner) == "waiting_person"
+    [summary] = [t for t in tasks.inbox(rt, people.owner) if t.instance_id == parent]
+    assert summary.name == "汇总"
+    assert tasks.get(rt, summary.id, people.owner).data["plan"] == {"started": 1}
+    with rt.db.reading() as session:  # told once, by the resume
+        messages = [e.subject for e in audit.instance_trail(session, parent) if e.action == "message"]
+    assert messages == ["plan_units_done"]

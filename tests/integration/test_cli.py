@@ -15,7 +15,8 @@ from engine.migrate import upgrade
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 SUBCOMMANDS = ["init", "demo", "serve", "deploy", "run-due", "audit", "audit verify", "create-user", "schedule",
-               "schedule list", "scheme", "scheme import", "results", "scheduler"]
+               "schedule list", "scheme", "scheme import", "results", "scheduler", "check", "backup", "restore",
+               "instances", "instances migrate", "launches"]
 
 
 @pytest.mark.parametrize("subcommand", SUBCOMMANDS)

@@ -24,9 +24,9 @@ def computations(monkeypatch):
     """Each label result_store computed, in order."""
     seen = []
 
-    def counting(rt, label):
+    def counting(rt, label, progress=None):
         seen.append(label)
-        return results.compute(rt, label)
+        return results.compute(rt, label, progress)
     monkeypatch.setattr(result_store, "compute", counting)
     return seen
 

@@ -31,9 +31,11 @@ PAGES = {
     ("instances.index", "GET"): SIGNED_IN,  # each sees only their own instances in it
     ("instances.show", "GET"): CASE, ("instances.diagram", "GET"): CASE, ("instances.file", "GET"): TRACKED,
     ("instances.audit_download", "GET"): CASE, ("instances.manage", "POST"): MANAGERS,
+    ("instances.migrate", "POST"): MANAGERS,  # moving a case to a newer version: as suspend / terminate
     ("quarterly.publicity_page", "GET"): SIGNED_IN,
     ("quarterly.interviews_page", "GET"): OFFICE | {"head", "other_head"},
     ("results.index", "GET"): SIGNED_IN, ("results.export", "GET"): OFFICE,
+    ("results.updating", "GET"): SIGNED_IN,  # how far a recompute is: a percentage, never a figure
     ("results.unit", "GET"): OFFICE | {"head", "eval_leader"},
     ("results.person", "GET"): OFFICE | {"staff", "head"},
     ("tracker.index", "GET"): TRACKERS, ("tracker.export", "GET"): TRACKERS,
@@ -49,6 +51,9 @@ PAGES = {
     ("editor.upload", "POST"): MANAGERS, ("editor.form_preview", "POST"): OFFICE,
     ("admin.index", "GET"): OFFICE, ("admin.org", "GET"): OFFICE, ("admin.org_export", "GET"): OFFICE,
     ("admin.org_template", "GET"): OFFICE, ("admin.org_import", "POST"): MANAGERS,
+    # Background jobs: the walk's job is the owner's organisation export; only they and admins see it.
+    ("jobs.start", "POST"): OFFICE, ("jobs.show", "GET"): {"owner", "admin"},
+    ("jobs.status", "GET"): {"owner", "admin"}, ("jobs.download", "GET"): {"owner", "admin"},
     ("admin.schemes_page", "GET"): OFFICE, ("admin.scheme", "GET"): OFFICE, ("admin.scheme_json", "GET"): OFFICE,
     ("admin.scheme_import", "POST"): MANAGERS,
     ("admin.calendar", "GET"): OFFICE, ("admin.holiday_add", "POST"): MANAGERS,
@@ -71,6 +76,7 @@ API = {
     ("api_instances.InstanceFile", "GET"): TRACKED,
     ("api_instances.InstanceSuspend", "POST"): MANAGERS, ("api_instances.InstanceResume", "POST"): MANAGERS,
     ("api_instances.InstanceTerminate", "POST"): MANAGERS, ("api_instances.InstanceRetry", "POST"): MANAGERS,
+    ("api_instances.InstanceMigrate", "POST"): MANAGERS,
     ("api_instances.StartableList", "GET"): SIGNED_IN,
     ("api_instances.StartableStart", "POST"): {"owner", "inspector", "outside_inspector", "eval_leader"},
     ("api_processes.ProcessList", "GET"): OFFICE, ("api_processes.ProcessList", "POST"): MANAGERS,
@@ -94,6 +100,8 @@ API = {
     ("api_audit.CaseTrail", "GET"): CASE, ("api_audit.CaseCsv", "GET"): CASE, ("api_audit.CaseXlsx", "GET"): CASE,
     ("api_tokens.Tokens", "GET"): ADMIN, ("api_tokens.Tokens", "POST"): ADMIN,
     ("api_tokens.TokenRevoke", "POST"): ADMIN,
+    ("api_jobs.JobList", "POST"): OFFICE, ("api_jobs.Job", "GET"): {"owner", "admin"},
+    ("api_jobs.JobDownload", "GET"): {"owner", "admin"},
 }
 
 ACCESS = {**PAGES, **API}
@@ -117,7 +125,7 @@ OVERRIDES: dict[str, dict[str, str]] = {
 }
 OVERRIDES["api_tokens.TokenRevoke"] = {"token_id": "{api_token_id}"}
 for _endpoint in ("api_instances.InstanceSuspend", "api_instances.InstanceResume", "api_instances.InstanceTerminate",
-                  "api_instances.InstanceRetry"):
+                  "api_instances.InstanceRetry", "api_instances.InstanceMigrate", "instances.migrate"):
     OVERRIDES[_endpoint] = {"instance_id": "{other_case_id}"}
 for _endpoint in ("admin.user", "admin.user_password", "admin.user_active", "admin.user_roles", "api_org.User",
                   "api_org.UserActive", "api_org.UserPassword", "api_org.UserRoles"):

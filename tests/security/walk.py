@@ -48,6 +48,7 @@ class World:
     token_id: int
     api_token_id: int      # a second token, for the API's revoke call
     usernames: dict[str, str | None]
+    job_id: int = 0        # the office's organisation export, run as a background job
 
 
 def build(rt) -> World:
@@ -71,7 +72,12 @@ def build(rt) -> World:
     add_non_working_day(rt, date(2026, 10, 1), "国庆节", SYSTEM)
     usernames = {p: (u.format(group=leader.removeprefix("leader_")) if u else None) for p, u in PERSONAS.items()}
     code, version = _scheme(rt)
-    return World(round_id, case_id, task_id, other, period, code, version, token.id, api_token.id, usernames)
+    world = World(round_id, case_id, task_id, other, period, code, version, token.id, api_token.id, usernames)
+    with rt.db.reading() as session:
+        owner = actor_for(session.scalar(select(Person).where(Person.username == "owner")))
+    from engine.services import jobs
+    world.job_id = jobs.start(rt, "org_export", owner, {"language": "zh"})
+    return world
 
 
 def _scheme(rt) -> tuple[str, int]:
@@ -89,6 +95,7 @@ def path_values(world: World) -> dict[str, str]:
         "sha256": "0" * 64, "username": "p02_staff1", "day": "2026-10-01", "token_id": str(world.token_id),
         "code": "P02", "problem_id": str(world.case_id), "case_id": str(world.case_id),
         "round_id": str(world.round_id), "action": "suspend", "period": world.period, "fmt": "xlsx",
+        "job_id": str(world.job_id),
     }
 
 
@@ -168,6 +175,8 @@ def request_body(endpoint: str, method: str, api: bool, world: World) -> dict:
         "editor.upload": {"data": {"files": _bundle()}},
         "editor.form_preview": {"json": {"schema": {"type": "object", "properties": {}}}},
         "admin.org_import": {"data": org_csv},
+        "jobs.start": {"data": {"kind": "org_export"}},
+        "api_jobs.JobList": {"json": {"kind": "org_export"}},
         "admin.scheme_import": {"data": {"scheme_file": (BytesIO(b"{}"), "scheme.json")}},
         "admin.holiday_add": {"data": {"day": "2026-10-02", "name": "走查"}},
         "admin.user_create": {"data": {"username": "walk_new", "display_name": "走查", "password": "long-enough-1"}},

@@ -21,8 +21,9 @@ class KaoheApi(Api):
 
 
 def _blueprints():
-    from web.api import audit, instances, org, processes, results, tasks, tokens, tracking
-    return [tasks.blp, instances.blp, processes.blp, results.blp, tracking.blp, org.blp, audit.blp, tokens.blp]
+    from web.api import audit, instances, jobs, org, processes, results, tasks, tokens, tracking
+    return [tasks.blp, instances.blp, processes.blp, results.blp, tracking.blp, org.blp, audit.blp, tokens.blp,
+            jobs.blp]
 
 
 def init_app(app: Flask) -> None:

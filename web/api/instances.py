@@ -9,14 +9,16 @@ from flask import Response, abort, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from engine.services import evidence, instance_views, instances, on_demand
+from engine.services import evidence, instance_migration, instance_views, instances, on_demand
 from web import readmodels
 from web.api.auth import api_actor
 from web.auth_user import runtime
-from web.schemas.common import PageArgs, page_body
+from web.errors import api_error
+from web.i18n import current_language
+from web.schemas.common import ErrorSchema, PageArgs, page_body
 from web.schemas.instances import (EvidenceFileArgs, InstanceListArgs, InstancePageSchema, InstanceSchema,
-                                   InstanceStatusSchema, RetryArgs, StartablePageSchema, StartArgs, SuspendArgs,
-                                   TerminateArgs)
+                                   InstanceStatusSchema, MigrateArgs, MigrationSchema, RetryArgs, StartablePageSchema,
+                                   StartArgs, SuspendArgs, TerminateArgs)
 
 blp = Blueprint("api_instances", __name__, url_prefix="", description="流程实例 / process instances")
 
@@ -111,6 +113,28 @@ class InstanceRetry(MethodView):
         """Run the failed step of an instance in error again, optionally with corrected data (process owners)."""
         status = instances.retry(runtime(), instance_id, api_actor(), args["data_patch"])
         return {"id": instance_id, "status": status}
+
+
+@blp.route("/instances/<int:instance_id>/migrate")
+class InstanceMigrate(MethodView):
+    @blp.arguments(MigrateArgs)
+    @blp.response(200, MigrationSchema)
+    @blp.alt_response(409, schema=ErrorSchema, description="refused: `details` lists every reason; nothing changed")
+    def post(self, args, instance_id: int):
+        """Move a running instance to a newer version of its process (default: the latest), where the
+        change allows it; `check` only answers whether it could (process owners)."""
+        rt, actor, language = runtime(), api_actor(), current_language()
+        try:
+            if args["check"]:
+                found, migrated = instance_migration.check(rt, instance_id, actor, args["version"]), False
+            else:
+                found, migrated = instance_migration.migrate(rt, instance_id, actor, args["version"]), True
+        except instance_migration.MigrationRefused as refused:
+            return api_error(409, refused.code, refused.message.text(language),
+                             details=[reason.text(language) for reason in refused.reasons])
+        return {"id": instance_id, "process_id": found.process_id, "from_version": found.from_version,
+                "to_version": found.to_version, "allowed": found.allowed, "migrated": migrated,
+                "reasons": [r.text(language) for r in found.reasons], "notes": [n.text(language) for n in found.notes]}
 
 
 @blp.route("/instances/<int:instance_id>/files/<string(length=64):sha256>")

@@ -91,6 +91,6 @@ class TaskComplete(MethodView):
     def post(self, args, task_id: int):
         """Submit the form and complete the task; the process runs on at once."""
         rt, actor = runtime(), api_actor()
-        view = tasks.get(rt, task_id, actor)
+        view = tasks.get(rt, task_id, actor, acting=True)
         status = tasks.complete(rt, task_id, actor, args["data"])
         return {"status": status, "instance_id": view.task.instance_id}

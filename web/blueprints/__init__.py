@@ -18,3 +18,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(tracker.bp)
     from web.blueprints import editor
     app.register_blueprint(editor.bp)
+    from web.blueprints import jobs
+    app.register_blueprint(jobs.bp)

@@ -12,7 +12,8 @@ from flask_login import login_required
 from engine.errors import ValidationFailed
 from engine.evidence import references
 from engine.models.instance import ACTIVE_STATUSES, INSTANCE_STATUSES
-from engine.services import audit_export, evidence, instance_views, instances
+from engine.runtime import MANAGERS
+from engine.services import audit_export, evidence, instance_migration, instance_views, instances
 from web import readmodels
 from web.auth_user import current_actor, runtime
 from web.i18n import current_language
@@ -62,16 +63,19 @@ def _trail_note(detail: str | None) -> str:
     return str(parsed.get("reason") or parsed.get("message") or "") if isinstance(parsed, dict) else ""
 
 
-def _render(instance_id: int, *, patch_text: str = "", patch_error: str | None = None, status: int = 200):
+def _render(instance_id: int, *, patch_text: str = "", patch_error: str | None = None, status: int = 200,
+            migration_refused: list[str] | None = None):
     page = instance_views.instance_page(runtime(), instance_id, current_actor())
     view = page.view
+    newer = instance_migration.newer_version(runtime(), view.instance) if current_actor().has_role(*MANAGERS) else None
     timers = [{"id": element, "text": _("到期 %(due)s", due=local_time(due))} for element, due in view.timers]
     html = render_template(
         "instances/instance.html", page=page, view=view, instance=view.instance,
         actions=[name for name, allowed in ACTIONS.items() if view.instance.status in allowed],
         task_by_guid={t.task_guid: t for t in view.tasks}, timers=timers,
         notes={event.id: _trail_note(event.detail) for event in view.trail},
-        attachments=references.find_references(view.data), patch_text=patch_text, patch_error=patch_error)
+        attachments=references.find_references(view.data), patch_text=patch_text, patch_error=patch_error,
+        newer_version=newer, migration_refused=migration_refused)
     return html, status
 
 
@@ -164,4 +168,18 @@ def manage(instance_id: int, action: str):
             return _render(instance_id, patch_text=patch_text, patch_error=error.text(current_language()), status=422)
         status = instances.retry(rt, instance_id, actor, patch)
     flash(_("操作已完成，实例当前状态：%(status)s", status=instance_status(status)), "success")
+    return redirect(url_for("instances.show", instance_id=instance_id))
+
+
+@bp.post("/instances/<int:instance_id>/migrate")
+@login_required
+def migrate(instance_id: int):
+    """Move the instance to the latest version of its process (process owners); a refusal is shown
+    on the page with every reason, and nothing changes."""
+    try:
+        found = instance_migration.migrate(runtime(), instance_id, current_actor())
+    except instance_migration.MigrationRefused as refused:
+        language = current_language()
+        return _render(instance_id, migration_refused=[r.text(language) for r in refused.reasons], status=409)
+    flash(_("已迁移到版本 v%(version)s", version=found.to_version), "success")
     return redirect(url_for("instances.show", instance_id=instance_id))

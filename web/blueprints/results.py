@@ -4,18 +4,31 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, jsonify, render_template, request
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from engine.models.scoring import AREAS
 from engine.periods import last_month, months_of, shift_month
 from engine.scoring import RATER_ROLES
-from engine.services import result_views
+from engine.services import result_jobs, result_views
 from web import charts
 from web.auth_user import current_actor, runtime
 from web.i18n import current_language
 
 bp = Blueprint("results", __name__, url_prefix="/results")
+
+
+def _language() -> str:
+    return "en" if current_language().startswith("en") else "zh"
+
+
+@bp.errorhandler(result_jobs.ResultsPending)
+def pending(error: result_jobs.ResultsPending):
+    """Nothing stored for the period yet (a work queue computes it): its progress instead of the page."""
+    label = error.updating.label
+    return render_template("results/pending.html", page=error.updating, updating=error.updating,
+                           picker=_picker(label), lang=_language()), 202
 
 
 def _label() -> str:
@@ -72,7 +85,7 @@ def index():
     page = result_views.results_page(runtime(), current_actor(), label)
     histograms = {table.category: charts.histogram(table.histogram) for table in page.tables}
     return render_template("results/index.html", page=page, histograms=histograms, picker=_picker(label),
-                           area_names=AREAS)
+                           area_names=AREAS, updating=page.updating, lang=_language())
 
 
 @bp.get("/units/<code>")
@@ -85,6 +98,7 @@ def unit(code: str):
     page = result_views.unit_page(runtime(), current_actor(), label, code, count)
     trend_months = [p.month for p in page.trend]
     return render_template("results/unit.html", page=page, picker=_picker(label), months=count,
+                           updating=page.updating, lang=_language(),
                            score_chart=charts.line_chart(trend_months, [p.fused for p in page.trend]),
                            rank_chart=charts.line_chart(trend_months, [p.rank for p in page.trend],
                                                         inverted=True))
@@ -96,7 +110,24 @@ def person(username: str):
     """One person: ratings by rater role with their weights, the political check, the score."""
     label = _label()
     page = result_views.person_page(runtime(), current_actor(), label, username)
-    return render_template("results/person.html", page=page, picker=_picker(label))
+    return render_template("results/person.html", page=page, picker=_picker(label), updating=page.updating,
+                           lang=_language())
+
+
+@bp.get("/updating")
+@login_required
+def updating():
+    """How far the period's recompute is, for results_updating.js: only a percentage and a stage,
+    never a figure of the results, so whoever may open a results page may ask."""
+    label = _label()
+    job = result_jobs.status(runtime(), label)
+    language = _language()
+    if job is None:
+        return jsonify(label=label, status="done", finished=True, percent=100, stage="", message="")
+    message = {"failed": job.error(language), "done": ""}.get(
+        job.status, _("结果正在更新（%(percent)s%%）…", percent=job.percent))
+    return jsonify(label=label, status=job.status, finished=job.finished, percent=job.percent,
+                   stage=job.stage(language), message=message)
 
 
 @bp.get("/export.xlsx")

@@ -158,3 +158,22 @@ class EvidenceFileArgs(ma.Schema):
     name = fields.String(validate=validate.Length(max=300),
                          metadata={"description": "which upload's name to give the file, when the same "
                                                   "content was uploaded under several"})
+
+
+class MigrateArgs(ma.Schema):
+    version = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=MAX_ID),
+                             metadata={"description": "the version number to move to; default: the latest"})
+    check = fields.Boolean(load_default=False,
+                           metadata={"description": "only say whether the move is possible; change nothing"})
+
+
+class MigrationSchema(ma.Schema):
+    id = fields.Integer(required=True, metadata={"description": "the instance"})
+    process_id = fields.String(required=True)
+    from_version = fields.Integer(required=True)
+    to_version = fields.Integer(required=True)
+    allowed = fields.Boolean(required=True)
+    migrated = fields.Boolean(required=True, metadata={"description": "false for a check"})
+    reasons = fields.List(fields.String(), required=True, metadata={"description": "why it is refused, if it is"})
+    notes = fields.List(fields.String(), required=True,
+                        metadata={"description": "what changes for the open tasks (forms, lanes)"})

@@ -163,7 +163,32 @@ class PersonResultSchema(ma.Schema):
     full_marks_streak = fields.Boolean(required=True)
 
 
-class ResultsSchema(ma.Schema):
+class ResultsJobSchema(ma.Schema):
+    """The background job recomputing a period's results (a work queue other than `inline`)."""
+
+    label = fields.String(required=True)
+    job_id = fields.Integer(required=True)
+    status = fields.String(required=True, metadata={"description": "queued, running, done or failed"})
+    percent = fields.Integer(required=True, metadata={"description": "0..100"})
+    stage = fields.Function(lambda job: job.stage(_language()), metadata={"type": "string"})
+
+
+def _language() -> str:
+    from web.i18n import current_language
+    return "en" if current_language().startswith("en") else "zh"
+
+
+class UpdatingFields(ma.Schema):
+    """With a work queue, an answer built from stored results that are being recomputed says so."""
+
+    updating = fields.Function(lambda page: page.updating is not None, metadata={
+        "type": "boolean", "description": "true: these are the stored results of before the last change; "
+        "a job is recomputing them (`job`); ask again later for the fresh ones"})
+    job = fields.Nested(ResultsJobSchema, allow_none=True, attribute="updating",
+                        metadata={"description": "the recompute job while `updating`, else null"})
+
+
+class ResultsSchema(UpdatingFields):
     label = fields.String(required=True)
     months = fields.List(fields.String(), required=True)
     quarter = fields.Boolean(required=True)
@@ -215,7 +240,7 @@ class TrendPointSchema(ma.Schema):
     size = fields.Integer(allow_none=True)
 
 
-class UnitResultPageSchema(ma.Schema):
+class UnitResultPageSchema(UpdatingFields):
     label = fields.String(required=True)
     quarter = fields.Boolean(required=True)
     unit = fields.Nested(UnitRowSchema, required=True, attribute="row")
@@ -256,7 +281,7 @@ class FindingSchema(ma.Schema):
         return dict(zip(("period", "item_code", "note"), line))
 
 
-class PersonResultPageSchema(ma.Schema):
+class PersonResultPageSchema(UpdatingFields):
     label = fields.String(required=True)
     username = fields.String(required=True)
     name = fields.String(required=True)
