@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable
@@ -34,13 +33,12 @@ from sqlalchemy.orm import Session
 from engine.models import FanOut, FanOutItem, ProcessInstance, ProcessVersion
 from engine.models.fan_out import FAN_OUT_STATUSES
 from engine.runtime import Runtime
-from engine.services import audit
+from engine.services import audit, work_queue
 
 log = logging.getLogger(__name__)
 CHUNK_SIZE = 250
 # A running launch whose chunks have not moved for this long lost its worker: take it up again.
 STALLED_AFTER = timedelta(minutes=2)
-_THREADS: dict[int, ThreadPoolExecutor] = {}
 
 
 class ItemDataError(ValueError):
@@ -71,22 +69,12 @@ def plan(rt: Runtime, session: Session, parent, element: str, version, entries: 
 
 
 def dispatch(rt: Runtime, fan_out_id: int) -> None:
-    """Hand a launch to whoever runs chunks here. Never raises: the caller's work is committed,
-    and a launch that did not run is taken up again by `sweep`."""
-    mode = rt.settings.work_queue
-    try:
-        if mode == "celery":
-            from engine.worker import queue_launch
-            queue_launch(fan_out_id, _chunks_left(rt, fan_out_id))
-        elif mode == "scheduler":
-            pass  # the scheduler process's sweep takes it up within seconds
-        elif mode == "thread":
-            pool = _THREADS.setdefault(id(rt), ThreadPoolExecutor(1, thread_name_prefix="kaohe-launch"))
-            pool.submit(_run_logged, rt, fan_out_id)
-        else:
-            _run_logged(rt, fan_out_id)
-    except Exception:
-        log.exception("launch %s could not be dispatched; it will be resumed", fan_out_id)
+    """Hand a launch to whoever runs chunks here (KAOHE_WORK_QUEUE). Never raises: the caller's work
+    is committed, and a launch that did not run is taken up again by `sweep`."""
+    def send() -> None:
+        from engine.worker import queue_launch
+        queue_launch(fan_out_id, _chunks_left(rt, fan_out_id))
+    work_queue.hand_over(rt, f"launch {fan_out_id}", lambda: _run_logged(rt, fan_out_id), send)
 
 
 def _run_logged(rt: Runtime, fan_out_id: int) -> None:

@@ -13,7 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from engine.runtime import Runtime
 
 log = logging.getLogger(__name__)
-_POOLS: dict[tuple[int, str], ThreadPoolExecutor] = {}
+# One background thread per kind of work (launches, jobs) for the whole process, whatever Runtime asks:
+# the work carries its own Runtime, and a pool per Runtime would leave idle threads behind each one.
+_POOLS: dict[str, ThreadPoolExecutor] = {}
 
 
 def hand_over(rt: Runtime, what: str, run_here: Callable[[], object], send_to_celery: Callable[[], object]) -> None:
@@ -26,8 +28,8 @@ def hand_over(rt: Runtime, what: str, run_here: Callable[[], object], send_to_ce
         elif mode == "scheduler":
             pass  # the scheduler process's sweep takes it up within seconds
         elif mode == "thread":
-            pool = _POOLS.setdefault((id(rt), what.split()[0]),
-                                     ThreadPoolExecutor(1, thread_name_prefix=f"kaohe-{what.split()[0]}"))
+            kind = what.split()[0]
+            pool = _POOLS.get(kind) or _POOLS.setdefault(kind, ThreadPoolExecutor(1, thread_name_prefix=f"kaohe-{kind}"))
             pool.submit(_logged, what, run_here)
         else:
             _logged(what, run_here)
