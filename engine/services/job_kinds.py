@@ -124,8 +124,10 @@ def _results_export(rt, actor, params, upload, report) -> Outcome:
     return Outcome(data, f"kaohe-results-{label}.xlsx", XLSX)
 
 
-def _check_anyone(rt, actor, params) -> None:
-    """What the actor sees is filtered by the work itself (the tracker shows each person their cases)."""
+def _check_tracker_reader(rt, actor, params) -> None:
+    """Whoever may open the tracker (refused at once otherwise); the work itself keeps to their cases."""
+    from engine.services import tracker
+    tracker.visible(actor, tracker.Filters(), rt.clock.now())
 
 
 def _tracker_export(rt, actor, params, upload, report) -> Outcome:
@@ -154,6 +156,6 @@ KINDS: dict[str, Kind] = {
     "scores_import": Kind(_check_scorer, _scores_import),
     "audit_export": Kind(_check_trail_reader, _audit_export),
     "results_export": Kind(_check_results_reader, _results_export),
-    "tracker_export": Kind(_check_anyone, _tracker_export),
+    "tracker_export": Kind(_check_tracker_reader, _tracker_export),
     "results_compute": Kind(_check_results_system, _results_compute),
 }

@@ -1,5 +1,5 @@
-"""The performance office uploads an organisation workbook with a mistake, reads the row error in place,
-fixes it and imports; then the schemes and calendar pages, and an administrator's user page.
+"""The performance office uploads an organisation workbook with a mistake, reads the row error on the
+import's job page, fixes the file and imports it from that page; then the schemes and calendar pages, and an administrator's user page.
 Screenshots at desktop and phone width."""
 from __future__ import annotations
 
@@ -56,8 +56,11 @@ def test_the_office_sees_the_row_error_fixes_it_and_imports(live_server, page, p
     page.get_by_role("link", name="返回").click()
     expect(page.locator("#units")).not_to_contain_text("采油九队")  # nothing was written
 
-    page.set_input_files("#workbook", workbook(tmp_path, [["p09_head", "孙九", "P09", "正职", "党员", "部门正职"]]))
-    page.get_by_role("button", name="上传并导入").click()
+    page.go_back()  # the failed job's page offers the upload again: fix the file and send it from there
+    expect(page.locator("#job-retry")).to_contain_text("改正后重新上传")
+    page.set_input_files("#job-retry #workbook",
+                         workbook(tmp_path, [["p09_head", "孙九", "P09", "正职", "党员", "部门正职"]]))
+    page.locator("#job-retry").get_by_role("button", name="上传并导入").click()
     expect(page.locator("#job-done")).to_contain_text("已完成")
     page.get_by_role("link", name="返回").click()
     expect(page.locator("#units")).to_contain_text("采油九队")

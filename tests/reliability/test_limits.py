@@ -9,20 +9,21 @@ import json
 import socket
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from engine.models import AuditEvent, FanOut, HumanTask, OrgUnit, ProcessInstance, ProcessVersion
+from engine.models import AuditEvent, FanOut, HumanTask, Job, OrgUnit, ProcessInstance, ProcessVersion
 from engine.runtime import Runtime
-from engine.services import deploy, instances, tasks
+from engine.services import deploy, instances, jobs, tasks
 from engine.services.execution import fetch_instance
 from tests.api.conftest import token_for
 from tests.support import servers
 from tests.support.limits_diagrams import (BILLION_LAUGHS, EXTERNAL_ENTITY, bloated_definition, launch_bundle,
                                            many_rows_csv, pile_bundle, timed_pile_bundle,
                                            zip_bomb_xlsx)
-from tests.web.conftest import csrf_token, login
+from tests.web.conftest import csrf_token, login, run_job
 from web import create_app
 
 pytestmark = pytest.mark.timeout(120)
@@ -263,17 +264,25 @@ def test_a_launch_over_the_children_limit_starts_none(app, small, people):
 
 # ---------------------------------------------------------------- uploaded files
 
+def import_from_the_page(app, small, name: str, content: bytes) -> str:
+    """The organisation page's upload form (an import job, run inline here): the job page's error,
+    after checking that the job failed and left neither units nor the uploaded file behind."""
+    client = app.test_client()
+    login(client, "owner")
+    job_page = run_job(client, "/admin/org", "org_import", {"workbook": (io.BytesIO(content), name)})
+    assert job_page.status_code == 200 and 'id="job-error"' in job_page.get_data(as_text=True)
+    with small.db.reading() as session:
+        assert session.scalars(select(Job.status).where(Job.kind == "org_import")).all() == ["failed"]
+    assert list((Path(small.settings.files_dir) / jobs.JOBS_DIR).glob("input-*")) == []
+    assert count(small, OrgUnit) == 2 and count(small, AuditEvent, AuditEvent.action == "org_import") == 0
+    return text_of(job_page)
+
+
 def test_a_workbook_that_unpacks_too_large_is_not_opened(app, small, people):
     """An .xlsx is a zip: 5 MB of sheet in a few kilobytes. Refused by its declared size, unread."""
     bomb = zip_bomb_xlsx(5)
     assert len(bomb) < 20 * 1024
-    client = app.test_client()
-    login(client, "owner")
-    token = csrf_token(client.get("/admin/org").get_data(as_text=True))
-    response = client.post("/admin/org/import", data={"csrf_token": token, "workbook": (io.BytesIO(bomb),
-                                                                                          "org.xlsx")})
-    assert response.status_code == 422
-    assert "「org.xlsx」解压后有 5 MB，超过 1 MB 上限，未读取" in text_of(response)
+    assert "「org.xlsx」解压后有 5 MB，超过 1 MB 上限，未读取" in import_from_the_page(app, small, "org.xlsx", bomb)
     scores = api(app, small, people.owner).post("/api/v1/org/import?lang=en",
                                                 data={"file": (io.BytesIO(bomb), "org.xlsx")})
     assert scores.status_code == 422
@@ -291,6 +300,7 @@ def test_an_import_file_over_a_limit_is_refused(app, small, people, content, nam
     assert response.status_code == 422
     assert zh in json.dumps(response.get_json(), ensure_ascii=False)
     assert count(small, OrgUnit) == 2
+    assert zh in import_from_the_page(app, small, name, content())
 
 
 @pytest.mark.parametrize("file, zh", [

@@ -15,7 +15,6 @@ TRACKED = CASE | {"inspector"}                    # the P02 problem, as the trac
 TRACKERS = OFFICE | {"head", "other_head", "inspector", "outside_inspector"}  # may open the tracker
 TASK = CASE                                       # the open task itself
 ROUND = OFFICE | {"inspector"}                    # the round: its inspectors and the office
-SCORERS = MANAGERS | {"eval_leader"}              # the score workbook
 
 PAGES = {
     ("inbox.root", "GET"): EVERYONE,  # a redirect: to the inbox, or to sign in
@@ -34,23 +33,21 @@ PAGES = {
     ("instances.migrate", "POST"): MANAGERS,  # moving a case to a newer version: as suspend / terminate
     ("quarterly.publicity_page", "GET"): SIGNED_IN,
     ("quarterly.interviews_page", "GET"): OFFICE | {"head", "other_head"},
-    ("results.index", "GET"): SIGNED_IN, ("results.export", "GET"): OFFICE,
+    ("results.index", "GET"): SIGNED_IN,
     ("results.updating", "GET"): SIGNED_IN,  # how far a recompute is: a percentage, never a figure
     ("results.unit", "GET"): OFFICE | {"head", "eval_leader"},
     ("results.person", "GET"): OFFICE | {"staff", "head"},
-    ("tracker.index", "GET"): TRACKERS, ("tracker.export", "GET"): TRACKERS,
+    ("tracker.index", "GET"): TRACKERS,
     ("tracker.show", "GET"): TRACKED, ("tracker.diagram", "GET"): TRACKED, ("tracker.round_page", "GET"): ROUND,
     ("tracker.rounds_page", "GET"): SIGNED_IN,  # each sees only the rounds they may open
     ("schedule.index", "GET"): OFFICE,
     ("scores.index", "GET"): SIGNED_IN,  # explains who may score; the workbook itself is guarded
-    ("scores.template", "GET"): SCORERS, ("scores.upload", "POST"): SCORERS,
     ("editor.index", "GET"): OFFICE, ("editor.edit", "GET"): OFFICE, ("editor.source", "GET"): OFFICE,
     ("editor.versions", "GET"): OFFICE, ("editor.download", "GET"): OFFICE,
     ("editor.edit_decision", "GET"): OFFICE, ("editor.download_decision", "GET"): OFFICE,
     ("editor.check", "POST"): MANAGERS, ("editor.deploy_files", "POST"): MANAGERS,
     ("editor.upload", "POST"): MANAGERS, ("editor.form_preview", "POST"): OFFICE,
-    ("admin.index", "GET"): OFFICE, ("admin.org", "GET"): OFFICE, ("admin.org_export", "GET"): OFFICE,
-    ("admin.org_template", "GET"): OFFICE, ("admin.org_import", "POST"): MANAGERS,
+    ("admin.index", "GET"): OFFICE, ("admin.org", "GET"): OFFICE, ("admin.org_template", "GET"): OFFICE,
     # Background jobs: the walk's job is the owner's organisation export; only they and admins see it.
     ("jobs.start", "POST"): OFFICE, ("jobs.show", "GET"): {"owner", "admin"},
     ("jobs.status", "GET"): {"owner", "admin"}, ("jobs.download", "GET"): {"owner", "admin"},

@@ -167,14 +167,11 @@ def request_body(endpoint: str, method: str, api: bool, world: World) -> dict:
     bodies = {
         # Handed to its own head: P02's head keeps the task for the calls after.
         "task.delegate": {"data": {"to": "p02_head", "note": "走查"}},
-        "scores.template": {"query_string": {"period": world.period}},
         "instances.manage": {"data": {"reason": "走查"}},
-        "scores.upload": {"data": {"workbook": (BytesIO(b"not a workbook"), "scores.xlsx")}},
         "editor.check": {"data": {"files": _bundle()}},
         "editor.deploy_files": {"data": {"files": _bundle(), "action": "deploy"}},
         "editor.upload": {"data": {"files": _bundle()}},
         "editor.form_preview": {"json": {"schema": {"type": "object", "properties": {}}}},
-        "admin.org_import": {"data": org_csv},
         "jobs.start": {"data": {"kind": "org_export"}},
         "api_jobs.JobList": {"json": {"kind": "org_export"}},
         "admin.scheme_import": {"data": {"scheme_file": (BytesIO(b"{}"), "scheme.json")}},

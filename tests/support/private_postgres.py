@@ -23,7 +23,15 @@ from pathlib import Path
 
 from tests.support.servers import free_port
 
-BIN = Path(os.environ.get("KAOHE_PG_BIN", "/usr/lib/postgresql/15/bin"))
+def _server_bin() -> Path:
+    """Debian's server programs of the newest PostgreSQL installed (KAOHE_PG_BIN overrides)."""
+    if os.environ.get("KAOHE_PG_BIN"):
+        return Path(os.environ["KAOHE_PG_BIN"])
+    installed = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    return installed[-1].parent if installed else Path("/usr/lib/postgresql/15/bin")
+
+
+BIN = _server_bin()
 OS_USER = "postgres"
 
 

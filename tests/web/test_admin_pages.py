@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 from openpyxl import load_workbook
@@ -12,7 +13,7 @@ from sqlalchemy import func, insert, select
 from engine.models import AuditEvent, OrgUnit, Person
 from engine.services.people import ensure_person
 from tests.support.people import PASSWORD, password_hash
-from tests.web.conftest import csrf_token, login
+from tests.web.conftest import csrf_token, job_download, login, run_job
 
 PAGES = ("/admin/org", "/admin/schemes", "/admin/calendar", "/admin/users")
 SCHEME = {"code": "web", "name": "网页方案", "valid_from": "2026-01", "areas": [
@@ -76,8 +77,7 @@ def test_each_page_is_open_to_the_roles_it_serves(app, admin, username, allowed)
 def test_an_auditor_reads_but_every_change_is_refused(rt, app, people):
     auditor = signed_in(app, "auditor")
     workbook = {"workbook": (io.BytesIO(b"x"), "org.xlsx")}
-    assert post(auditor, "/admin/org", "/admin/org/import", workbook,
-                content_type="multipart/form-data").status_code == 403
+    assert run_job(auditor, "/admin/org", "org_import", workbook).status_code == 403  # refused before any job
     assert post(auditor, "/admin/schemes", "/admin/schemes/import",
                 {"scheme": (io.BytesIO(json.dumps(SCHEME).encode()), "s.json")},
                 content_type="multipart/form-data").status_code == 403
@@ -89,7 +89,11 @@ def test_an_auditor_reads_but_every_change_is_refused(rt, app, people):
                                                       "password": "long-enough-1"}).status_code == 403
     assert owner.get("/admin/users/alice").status_code == 403
     assert audit_actions(rt) == []
-    assert auditor.get("/admin/org/export.xlsx").status_code == 200  # reading includes the download
+    exported = run_job(auditor, "/admin/org", "org_export")  # reading includes the download
+    assert exported.status_code == 200 and 'id="job-done"' in exported.get_data(as_text=True)
+    download = job_download(auditor, exported)
+    assert download.status_code == 200 and download.mimetype.endswith("spreadsheetml.sheet")
+    assert "赵员工" in [row[1] for row in load_workbook(io.BytesIO(download.data))["人员"].iter_rows(values_only=True)]
 
 
 def filled_template(client, units: list[list[str]], people: list[list[str]]) -> bytes:
@@ -106,8 +110,8 @@ def filled_template(client, units: list[list[str]], people: list[list[str]]) -> 
 
 
 def upload(client, content: bytes, name: str = "org.xlsx"):
-    return post(client, "/admin/org", "/admin/org/import", {"workbook": (io.BytesIO(content), name)},
-                content_type="multipart/form-data")
+    """The upload form on the organisation page: an import job; the answer is the job's page."""
+    return run_job(client, "/admin/org", "org_import", {"workbook": (io.BytesIO(content), name)})
 
 
 def test_an_upload_with_a_broken_row_shows_where_and_changes_nothing_a_good_one_imports(rt, app, people):
@@ -118,19 +122,51 @@ def test_an_upload_with_a_broken_row_shows_where_and_changes_nothing_a_good_one_
     before = unit_count(rt)
     refused = upload(owner, broken)
     text = refused.get_data(as_text=True)
-    assert refused.status_code == 422 and "没有写入任何数据" in text
-    assert "<td data-label=\"行\">3</td>" in text and "所属单位编码" in text and "单位 NOPE 不存在" in text
-    assert "人员" in text and "problem-row" in text
+    assert refused.status_code == 200 and 'id="job-error"' in text and "没有写入任何数据" in text
+    [row] = re.findall(r'<tr class="problem-row">(.*?)</tr>', text, re.S)  # sheet, row, column, problem
+    assert re.findall(r'<td data-label="[^"]+">([^<]*)</td>', row) == [
+        "人员", "3", "所属单位编码", "单位 NOPE 不存在（文件和系统中都没有这个编码）"]
     assert unit_count(rt) == before and "org_import" not in audit_actions(rt)
 
     good = filled_template(owner, units, [["p09_head", "孙九", "P09", "正职", "党员", "部门正职"]])
     imported = upload(owner, good)
     text = imported.get_data(as_text=True)
-    assert imported.status_code == 200 and "导入成功" in text and "单位：新建 2" in text
+    assert imported.status_code == 200 and 'id="job-done"' in text and 'id="job-error"' not in text
+    assert "单位：新建 2" in text[text.index('id="job-report"'):]
     assert unit_count(rt) == before + 2 and "org_import" in audit_actions(rt)
     page = owner.get("/admin/org?unit=P09").get_data(as_text=True)
     assert "采油九队" in page and "第九党支部" in page and "孙九" in page and "未设密码" in page
     assert "赵员工" not in page  # the people list is filtered to the unit
+
+
+def retry_form(job_page_text: str) -> str:
+    """The upload form a failed import's job page shows again (empty when there is none)."""
+    found = re.search(r'<section id="job-retry">(.*?)</section>', job_page_text, re.S)
+    return found.group(1) if found else ""
+
+
+def test_a_failed_import_offers_the_form_again_and_the_fixed_file_imports_from_the_job_page(rt, app, people):
+    owner = signed_in(app, "owner")
+    units = [["B08", "第八党支部", "党支部", "", ""], ["P08", "采油八队", "生产型", "", "B08"]]
+    broken = filled_template(owner, units, [["p08_head", "孙八", "P08", "正职", "党员", "部门正职"],
+                                            ["p08_staff", "周八", "NOPE", "员工", "", "员工"]])
+    fixed = filled_template(owner, units, [["p08_head", "孙八", "P08", "正职", "党员", "部门正职"]])
+    before = unit_count(rt)
+    failed = upload(owner, broken)
+    form = retry_form(failed.get_data(as_text=True))
+    assert 'action="/jobs"' in form and 'name="kind" value="org_import"' in form
+    assert 'type="file"' in form and 'name="workbook"' in form and "上传并导入" in form
+    assert "改正后重新上传" in failed.get_data(as_text=True)
+    english = owner.get(f"{failed.request.path}?lang=en").get_data(as_text=True)
+    assert "Fix the file and upload it again" in english and "Upload and import" in retry_form(english)
+    owner.get("/admin/org?lang=zh")
+
+    # Sent from the failed job's page, as a person who fixed the row would: a new job that imports.
+    again = run_job(owner, failed.request.path, "org_import", {"workbook": (io.BytesIO(fixed), "org.xlsx")})
+    text = again.get_data(as_text=True)
+    assert again.request.path != failed.request.path and 'id="job-done"' in text
+    assert "单位：新建 2" in text and unit_count(rt) == before + 2
+    assert retry_form(text) == "" and '<a href="/admin/org">返回</a>' in text  # done: only the way back
 
 
 def test_the_office_cannot_grant_administration_roles_through_a_spreadsheet(rt, app, people):
@@ -138,17 +174,19 @@ def test_the_office_cannot_grant_administration_roles_through_a_spreadsheet(rt, 
     sneaky = filled_template(owner, [], [["owner", "王绩效", "", "", "", "绩效办公室、系统管理员"]])
     refused = upload(owner, sneaky)
     text = refused.get_data(as_text=True)
-    assert refused.status_code == 422 and "只有系统管理员可以授予或撤销这些角色：系统管理员" in text
+    assert 'id="job-error"' in text and "只有系统管理员可以授予或撤销这些角色：系统管理员" in text
     with rt.db.reading() as session:
         assert session.scalar(select(Person).where(Person.username == "owner")).role_codes == {"process_owner"}
 
 
-def test_an_empty_upload_is_explained(app, people):
+def test_an_empty_upload_is_explained(rt, app, people):
     owner = signed_in(app, "owner")
-    refused = post(owner, "/admin/org", "/admin/org/import", {}, content_type="multipart/form-data")
-    assert refused.status_code == 422 and "请选择要上传的组织表" in refused.get_data(as_text=True)
+    refused = run_job(owner, "/admin/org", "org_import")  # no file chosen: back on the page, no job
+    assert refused.request.path == "/admin/org" and "请选择要上传的文件" in refused.get_data(as_text=True)
+    assert "job_submitted" not in audit_actions(rt)
     wrong = upload(owner, b"not a spreadsheet", "org.txt")
-    assert wrong.status_code == 422 and "只能导入 .xlsx 或 .csv 文件" in wrong.get_data(as_text=True)
+    assert 'id="job-error"' in wrong.get_data(as_text=True)
+    assert "只能导入 .xlsx 或 .csv 文件" in wrong.get_data(as_text=True)
 
 
 def test_people_are_searched_and_paged_never_listed_whole(rt, app, people):

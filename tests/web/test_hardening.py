@@ -20,7 +20,7 @@ from tests.support import evidence as evidence_files
 from tests.support.evidence import review_with_files_bundle
 from tests.support.files import review_bundle
 from tests.support.people import PASSWORD, password_hash
-from tests.web.conftest import login, post_form
+from tests.web.conftest import job_download, login, post_form, run_job
 from web import create_app
 from web import errors as web_errors
 
@@ -89,6 +89,7 @@ def test_every_kind_of_response_carries_the_security_headers(app, rt, people, st
     anonymous = app.test_client()
     owner = signed_in(app, "owner")
     alice = signed_in(app, "alice")
+    job_page = run_job(owner, "/admin/org", "org_export")  # the organisation workbook, as a background job
     checks = {
         "login page": (anonymous.get("/login"), 200),
         "sign-in redirect": (anonymous.get("/tasks"), 302),
@@ -107,7 +108,8 @@ def test_every_kind_of_response_carries_the_security_headers(app, rt, people, st
         "500 page": (alice.get("/hardening/boom"), 500),
         "500 api": (alice.get("/api/v1/hardening/boom"), 500),
         "diagram xml": (owner.get(f"/instances/{started}/diagram.bpmn"), 200),
-        "org spreadsheet download": (owner.get("/admin/org/export.xlsx"), 200),
+        "job page": (job_page, 200),
+        "job download (org workbook)": (job_download(owner, job_page), 200),
         "definition file download": (owner.get("/processes/review/versions/1/files/review.bpmn"), 200),
     }
     for what, (response, status) in checks.items():
@@ -116,9 +118,10 @@ def test_every_kind_of_response_carries_the_security_headers(app, rt, people, st
         response.close()  # a static file response holds the file open until closed
     assert checks["api 401"][0].is_json and checks["api 401"][0].json["code"] == "unauthorized"
     assert checks["500 api"][0].is_json
+    assert checks["job download (org workbook)"][0].headers["Content-Disposition"].startswith("attachment;")
     # Anything that may show personal data stays out of every cache; static files may be cached.
-    for what in ("inbox page", "instance page", "api answer", "404 page", "500 page", "500 api",
-                 "diagram xml", "org spreadsheet download", "definition file download", "login page"):
+    for what in ("inbox page", "instance page", "api answer", "404 page", "500 page", "500 api", "job page",
+                 "diagram xml", "job download (org workbook)", "definition file download", "login page"):
         assert "no-store" in checks[what][0].headers.get("Cache-Control", ""), what
     assert "no-store" not in checks["static file"][0].headers.get("Cache-Control", "")
 

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from engine.models import OrgUnit
 from engine.services.demo import DEMO_PASSWORD
 from engine.services.results import compute
-from tests.web.conftest import login
+from tests.web.conftest import job_download, login, run_job
 from web import create_app
 
 @pytest.fixture
@@ -136,11 +136,12 @@ def test_staff_see_their_own_result_and_their_units_position_only(app, scored):
     assert "导出" not in page and "/results/units/P01" not in page
     assert text(staff.get("/results/people/p01_staff1")).count("p01_staff1") >= 1
     for url in ("/results/units/P01", "/results/units/P02", "/results/units/NOPE",
-                "/results/people/p01_staff2", "/results/people/p01_head", "/results/people/nobody",
-                "/results/export.xlsx?period=2026-03"):
+                "/results/people/p01_staff2", "/results/people/p01_head", "/results/people/nobody"):
         response = staff.get(url)
         assert response.status_code == 403, url
         assert "无权" in response.get_data(as_text=True)
+    export = run_job(staff, "/results", "results_export", {"label": "2026-03"})  # a forged export button
+    assert export.status_code == 403 and "无权" in export.get_data(as_text=True)
 
 
 def test_a_head_sees_their_units_pages_and_people_only(app):
@@ -150,9 +151,10 @@ def test_a_head_sees_their_units_pages_and_people_only(app):
     page = text(head.get("/results/units/P01"))
     assert "本单位人员" in page and "p01_staff2" in page
     assert "p01_staff1" in text(head.get("/results/people/p01_staff1"))
-    for url in ("/results/units/P02", "/results/people/p02_staff1", "/results/people/owner",
-                "/results/export.xlsx"):
+    for url in ("/results/units/P02", "/results/people/p02_staff1", "/results/people/owner"):
         assert head.get(url).status_code == 403, url
+    assert 'value="results_export"' not in text(head.get("/results"))  # no export button, and no export
+    assert run_job(head, "/results", "results_export", {"label": "2026-03"}).status_code == 403
 
 
 def test_an_evaluation_leader_sees_the_categories_their_area_scores(app):
@@ -173,10 +175,21 @@ def test_the_office_and_auditors_see_everything_and_may_export(app, username):
     assert "本单位人员" in text(client.get("/results/units/B03"))
     assert client.get("/results/units/ORG").status_code == 404
     assert client.get("/results/people/nobody").status_code == 404
+    workbook = export(client)
+    assert workbook.status_code == 200 and "kaohe-results-2026-03.xlsx" in workbook.headers["Content-Disposition"]
+
+
+def export(client, label: str = "2026-03"):
+    """The results page's 导出 Excel button: a job; then the file behind the job page's download."""
+    job_page = run_job(client, f"/results?period={label}", "results_export", {"label": label})
+    assert 'id="job-done"' in text(job_page)
+    return job_download(client, job_page)
 
 
 def test_the_workbook_is_the_one_the_cli_writes(app, scored):
-    response = signed_in(app, "owner").get("/results/export.xlsx?period=2026-03")
+    owner = signed_in(app, "owner")
+    assert 'name="kind" value="results_export"' in text(owner.get("/results?period=2026-03"))
+    response = export(owner)
     assert response.status_code == 200
     assert "kaohe-results-2026-03.xlsx" in response.headers["Content-Disposition"]
     book = load_workbook(io.BytesIO(response.data))
@@ -193,7 +206,7 @@ def test_the_page_in_english(app):
     page = text(client.get("/results?lang=en"))
     assert "Results" in page and "Production" in page and "Fused score" in page and "Last place" in page
     assert "融合得分" not in page
-    book = load_workbook(io.BytesIO(client.get("/results/export.xlsx").data))
+    book = load_workbook(io.BytesIO(export(client).data))
     assert book.sheetnames == ["units", "people"]
     page = text(client.get("/results/people/p01_staff1"))
     assert "Direct department head" in page or "direct department head" in page

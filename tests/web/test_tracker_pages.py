@@ -16,7 +16,7 @@ from engine.models.tracking import RectificationCase
 from engine.services.demo import DEMO_PASSWORD
 from tests.support.rectifications import (DONE, IMPLEMENT, PLAN, PLAN_TASK, START, VERIFY, approve_plan, at, do,
                                           open_problem, run_round)
-from tests.web.conftest import login
+from tests.web.conftest import job_download, login, run_job
 from web import create_app
 
 
@@ -93,12 +93,16 @@ def test_who_may_see_which_problem(app, tracked):
     assert head.get(f"/rectifications/{mine}").status_code == 200
     assert head.get(f"/rectifications/{theirs}").status_code == 403
     assert head.get(f"/rectifications/{theirs}/diagram.bpmn").status_code == 403
+    exported = job_download(head, run_job(head, "/rectifications", "tracker_export"))  # their problems only
+    problems = [row[1] for row in load_workbook(io.BytesIO(exported.data)).worksheets[0].iter_rows(
+        min_row=2, values_only=True)]
+    assert len(problems) == 1 and "请假记录缺失" not in problems[0]
     inspector = client_for(app, "insp_li")
     assert f'data-instance="{theirs}"' in text(inspector.get("/rectifications"))
     assert inspector.get(f"/rectifications/{mine}").status_code == 403
     staff = client_for(app, "p01_staff1")
     assert staff.get("/rectifications").status_code == 403
-    assert staff.get("/rectifications.xlsx").status_code == 403
+    assert run_job(staff, "/tasks", "tracker_export").status_code == 403  # refused before any job
     assert 'href="/rectifications"' not in text(staff.get("/"))
     assert client_for(app, "auditor").get("/rectifications/999999").status_code == 404
 
@@ -106,8 +110,12 @@ def test_who_may_see_which_problem(app, tracked):
 def test_the_export_is_a_workbook_with_the_whole_trail(app, tracked):
     case = open_problem(tracked)
     approve_plan(tracked, case)
-    response = client_for(app, "auditor").get("/rectifications.xlsx")
+    auditor = client_for(app, "auditor")
+    job_page = run_job(auditor, "/rectifications", "tracker_export")  # the list's 导出 Excel button
+    assert 'id="job-done"' in text(job_page)
+    response = job_download(auditor, job_page)
     assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
+    assert "rectifications.xlsx" in response.headers["Content-Disposition"]
     book = load_workbook(io.BytesIO(response.data))
     problems, steps = book.worksheets
     assert problems["B2"].value == "月度绩效例会记录不全，3 月、4 月未记录考核结果反馈" and problems["I2"].value == "整改"

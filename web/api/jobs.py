@@ -1,6 +1,6 @@
 """/api/v1/jobs: exports as background jobs (engine/services/jobs.py). POST starts one, GET tells how
 far it is and, once done, where its file is; only who asked (and administrators) see a job. The
-synchronous downloads (/org/export.xlsx, /audit/export.xlsx, ...) stay for small installations."""
+API's synchronous downloads (/api/v1/org/export, /api/v1/audit/export.xlsx, ...) stay for scripts."""
 from __future__ import annotations
 
 from io import BytesIO

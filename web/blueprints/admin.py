@@ -34,7 +34,6 @@ from engine.services.admin_access import (
     require_manager,
     require_reader,
 )
-from engine.services.org_io import OrgImportRejected, import_org
 from engine.services.org_sheets import PARTY_STATUSES, POSITIONS
 from engine.services.working_days import add_non_working_day, remove_non_working_day
 from web.auth_user import current_actor, runtime
@@ -74,19 +73,16 @@ def index():
 
 # --- organisation ---------------------------------------------------------------------------------
 
-def _org_page(status: int = 200, **context):
+@bp.get("/org")
+@login_required
+def org():
+    """The unit tree, one page of people, and the spreadsheet import and downloads (as background jobs,
+    web/blueprints/jobs.py; only the blank template is served here, it is instant)."""
     rt, actor = runtime(), current_actor()
     people = org_admin.search_people(rt, actor, request.args.get("q", ""), unit_code=request.args.get("unit", ""),
                                      role=request.args.get("role", ""), page=_int("page", 1))
     return render_template("admin/org.html", units=org_admin.unit_tree(rt, actor), people=people,
-                           role_filter=request.args.get("role", ""), **context), status
-
-
-@bp.get("/org")
-@login_required
-def org():
-    """The unit tree, one page of people, and the spreadsheet import and downloads."""
-    return _org_page()
+                           role_filter=request.args.get("role", ""))
 
 
 @bp.get("/org/template.xlsx")
@@ -94,30 +90,6 @@ def org():
 def org_template():
     data = org_admin.template_xlsx(current_actor(), _language())
     return send_file(BytesIO(data), mimetype=XLSX, as_attachment=True, download_name="org-template.xlsx")
-
-
-@bp.get("/org/export.xlsx")
-@login_required
-def org_export():
-    data = org_admin.export_xlsx(runtime(), current_actor(), _language())
-    return send_file(BytesIO(data), mimetype=XLSX, as_attachment=True, download_name="org.xlsx")
-
-
-@bp.post("/org/import")
-@login_required
-def org_import():
-    """All or nothing: every problem is listed with its sheet, row and column, and nothing is written."""
-    require_manager(current_actor())
-    upload = request.files.get("workbook")
-    if upload is None or not upload.filename:
-        return _org_page(422, upload_error=_("请选择要上传的组织表（.xlsx）"))
-    try:
-        report = import_org(runtime(), [(upload.filename, upload.read())], current_actor())
-    except OrgImportRejected as rejected:
-        return _org_page(422, upload_error=rejected.text(current_language()), problems=rejected.problems)
-    except (ValidationFailed, InvalidState) as error:
-        return _org_page(422, upload_error=error.text(current_language()))
-    return _org_page(report=report.lines(current_language()))
 
 
 # --- schemes --------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ from web.auth_user import current_actor, runtime
 from web.i18n import current_language
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
-UPLOADS = ("org_import", "scores_import")
+# The kinds that take a file, with their upload form: a failed import's page offers it again.
+UPLOAD_FORMS = {"org_import": "admin/_org_upload.html", "scores_import": "scores/_upload.html"}
 # Where each kind was started from: the job page links back there.
 HOME = {"org_export": "admin.org", "org_import": "admin.org", "scores_template": "scores.index",
         "scores_import": "scores.index", "results_export": "results.index", "tracker_export": "tracker.index",
@@ -54,7 +55,7 @@ def start():
     """Start an export or import as a job and go to its page."""
     kind = request.form.get("kind", "")
     upload = None
-    if kind in UPLOADS:
+    if kind in UPLOAD_FORMS:
         file = request.files.get("workbook")
         if file is None or not file.filename:
             flash(_("请选择要上传的文件"), "error")
@@ -70,10 +71,11 @@ def start():
 @bp.get("/<int:job_id>")
 @login_required
 def show(job_id: int):
-    """How far the job is; once finished, its file or its outcome."""
+    """How far the job is; once finished, its file or its outcome (a failed import: the form again)."""
     job = jobs.view(runtime(), current_actor(), job_id)
     return render_template("jobs/job.html", job=job, name=kind_name(job.kind, _language()),
-                           lang=_language(), home=url_for(HOME.get(job.kind, "inbox.index")))
+                           lang=_language(), home=url_for(HOME.get(job.kind, "inbox.index")),
+                           retry_forms=UPLOAD_FORMS)
 
 
 @bp.get("/<int:job_id>/status")

@@ -1,10 +1,11 @@
-"""Results of a month or a quarter: rankings per category, one unit, one person, the workbook.
-What each person may see is decided by engine.services.result_access; the views only render."""
+"""Results of a month or a quarter: rankings per category, one unit, one person (the workbook is a
+background job, web/blueprints/jobs.py). What each person may see is decided by
+engine.services.result_access; the views only render."""
 from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_login import login_required
 
@@ -128,14 +129,3 @@ def updating():
         job.status, _("结果正在更新（%(percent)s%%）…", percent=job.percent))
     return jsonify(label=label, status=job.status, finished=job.finished, percent=job.percent,
                    stage=job.stage(language), message=message)
-
-
-@bp.get("/export.xlsx")
-@login_required
-def export():
-    """The same workbook as `kaohe results --format xlsx`."""
-    label = _label()
-    language = "en" if current_language() == "en" else "zh"
-    data = result_views.export_xlsx(runtime(), current_actor(), label, language)
-    return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f'attachment; filename="kaohe-results-{label}.xlsx"'})

@@ -44,22 +44,11 @@ def index():
     args = {k: v for k, v in request.args.items() if k in ("round", "unit", "stage", "overdue") and v}
     return render_template("tracker/list.html", result=result, filters=filters, stages=STAGES,
                            stage_label=_stage_label, args=args,
-                           export_url=url_for("tracker.export", **args),
                            first_url=url_for("tracker.index", **args) if result.has_prev else None,
                            prev_url=url_for("tracker.index", **args, before=result.prev_before)
                            if result.prev_before else None,
                            next_url=url_for("tracker.index", **args, after=result.next_after)
                            if result.has_next else None)
-
-
-@bp.get("/rectifications.xlsx")
-@login_required
-def export():
-    """The whole trail of the filtered problems (all pages) as a workbook."""
-    content = tracker_export.export_xlsx(runtime(), current_actor(), _filters(), current_language())
-    response = Response(content, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response.headers["Content-Disposition"] = "attachment; filename=rectifications.xlsx"
-    return response
 
 
 @bp.get("/rectifications/<int:instance_id>")
