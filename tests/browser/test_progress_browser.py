@@ -2,17 +2,16 @@
 real percentage as the work reports it, then the download or the import's outcome."""
 from __future__ import annotations
 
-import io
 import threading
 from dataclasses import replace
 
 import pytest
-from openpyxl import Workbook
 from playwright.sync_api import expect
 
 from engine.services import jobs, org_io
 from engine.services.progress import counted
 from tests.browser.support import sign_in
+from tests.integration.test_jobs import org_workbook
 
 
 @pytest.fixture
@@ -55,27 +54,14 @@ def test_the_organisation_export_shows_its_percentage_and_then_the_download(live
     assert problems == []
 
 
-def _workbook(people_rows) -> bytes:
-    book = Workbook()
-    book.remove(book.active)
-    units = book.create_sheet("单位")
-    units.append(["单位编码", "单位名称", "类别"])
-    units.append(["P01", "采油一队", "生产型"])
-    staff = book.create_sheet("人员")
-    staff.append(["用户名", "姓名", "所属单位编码"])
-    for row in people_rows:
-        staff.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 @pytest.mark.timeout(90)
 def test_an_import_shows_its_outcome_or_every_row_problem(live_server, page, problems, background, tmp_path):
     sign_in(page, live_server, "owner")
     good, bad = tmp_path / "good.xlsx", tmp_path / "bad.xlsx"
-    good.write_bytes(_workbook([["n1", "新员工", "P01"]]))
-    bad.write_bytes(_workbook([["n2", "", "NOPE"]]))
+    good.write_bytes(org_workbook([["n1", "新员工", "P01"]]))
+    bad.write_bytes(org_workbook([["n2", "", "NOPE"]]))
     page.goto(f"{live_server}/admin/org")
     page.set_input_files("#workbook", str(bad))
     page.get_by_role("button", name="上传并导入").click()

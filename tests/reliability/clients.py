@@ -3,15 +3,15 @@ signed-in browser-like page sessions, each answer recorded as a person or script
 from __future__ import annotations
 
 import re
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import requests
 
 from engine.runtime import SYSTEM
 from engine.services import api_tokens
 from engine.services.people import ensure_person
+from tests.support.load_clients import Recorder  # noqa: F401  (the tests record their answers in it)
 from tests.support.people import PASSWORD, password_hash
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -46,17 +46,6 @@ class Answer:
     @property
     def server_error(self) -> bool:
         return self.status >= 500
-
-
-@dataclass
-class Recorder:
-    answers: list[Answer] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, answer: Answer) -> Answer:
-        with self.lock:
-            self.answers.append(answer)
-        return answer
 
 
 def _message(response: requests.Response) -> str:
