@@ -22,7 +22,8 @@ from engine.services.admin_access import ACCESS_ROLES, USER_ADMINS
 from engine.services.progress import Report, step
 from engine.services.result_inputs import all_periods_changed
 from engine.services.org_sheets import (COLUMNS, PARTY_STATUSES, POSITIONS, TABLE_NAMES, SheetContents,
-                                        SheetProblem, Table, header_texts, read_tables, write_csv, write_xlsx)
+                                        SheetProblem, Table, read_tables)
+from engine.services.org_sheets_write import header_texts, write_csv, write_xlsx
 
 UNITS, PEOPLE, ROLES_TABLE = OrgUnit.__table__, Person.__table__, PersonRole.__table__
 Source = Path | str | tuple[str, bytes]  # a file on disk, or (file name, content) as uploaded
